@@ -1,0 +1,31 @@
+# The two commands of the README: `make demo` and `make test`. Everything is
+# installed into .venv from requirements.lock (pinned), nothing system-wide.
+VENV   ?= .venv
+PYTHON ?= python3
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo serve test install clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.lock
+	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+install: $(STAMP)
+
+# Embedded PostgreSQL (unless DATABASE_URL is set), demo data, then the API.
+demo: $(STAMP)
+	$(VENV)/bin/steward demo
+	exec $(VENV)/bin/steward serve
+
+serve: $(STAMP)
+	exec $(VENV)/bin/steward serve
+
+# The whole suite, against DATABASE_URL if set, else the embedded PostgreSQL.
+test: $(STAMP)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .steward

@@ -1,0 +1,103 @@
+"""Settings, read from the environment once and validated."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """A setting is missing or unsafe."""
+
+
+def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    data_dir: Path = Path(".steward")
+    embedded_port: int = 54329
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    pool_min: int = 2
+    pool_max: int = 10
+    statement_timeout_ms: int = 5000
+    request_timeout_s: float = 10.0
+    db_connect_timeout_s: float = 2.0
+    max_page_size: int = 100
+    max_body_bytes: int = 100_000
+    max_ingest_bytes: int = 1_073_741_824
+    max_depth: int = 10
+    max_aliases: int = 15
+    max_directives: int = 50
+    max_tokens: int = 1000
+    max_cost: int = 5000
+    introspection: bool = True
+    cors_origins: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        log_level = env.get("STEWARD_LOG_LEVEL", "INFO").upper()
+        if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ConfigError(f"STEWARD_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+        database_url = env.get("DATABASE_URL") or None
+        if database_url and not database_url.startswith(("postgres://", "postgresql://")):
+            raise ConfigError("DATABASE_URL must be a postgresql:// URL")
+        pool_min = _int(env, "STEWARD_POOL_MIN", 2, 0, 100)
+        pool_max = _int(env, "STEWARD_POOL_MAX", 10, 1, 100)
+        if pool_min > pool_max:
+            raise ConfigError("STEWARD_POOL_MIN must not exceed STEWARD_POOL_MAX")
+        origins = tuple(o.strip() for o in env.get("STEWARD_CORS_ORIGINS", "").split(",") if o.strip())
+        if "*" in origins:
+            raise ConfigError("STEWARD_CORS_ORIGINS must list origins; '*' would expose tokens to any site")
+        return cls(
+            database_url=database_url,
+            data_dir=Path(env.get("STEWARD_DATA_DIR", ".steward")),
+            embedded_port=_int(env, "STEWARD_EMBEDDED_PORT", 54329, 1024, 65535),
+            host=env.get("STEWARD_HOST", "127.0.0.1"),
+            port=_int(env, "STEWARD_PORT", 8000, 1, 65535),
+            log_level=log_level,
+            pool_min=pool_min,
+            pool_max=pool_max,
+            statement_timeout_ms=_int(env, "STEWARD_STATEMENT_TIMEOUT_MS", 5000, 100, 600_000),
+            request_timeout_s=_int(env, "STEWARD_REQUEST_TIMEOUT_MS", 10_000, 100, 600_000) / 1000,
+            db_connect_timeout_s=_int(env, "STEWARD_DB_CONNECT_TIMEOUT_MS", 2000, 100, 60_000) / 1000,
+            max_page_size=_int(env, "STEWARD_MAX_PAGE_SIZE", 100, 1, 1000),
+            max_body_bytes=_int(env, "STEWARD_MAX_BODY_BYTES", 100_000, 1000, 10_000_000),
+            max_ingest_bytes=_int(env, "STEWARD_MAX_INGEST_BYTES", 1_073_741_824, 1000, 1 << 40),
+            max_depth=_int(env, "STEWARD_MAX_DEPTH", 10, 2, 50),
+            max_aliases=_int(env, "STEWARD_MAX_ALIASES", 15, 0, 1000),
+            max_directives=_int(env, "STEWARD_MAX_DIRECTIVES", 50, 0, 1000),
+            max_tokens=_int(env, "STEWARD_MAX_TOKENS", 1000, 10, 100_000),
+            max_cost=_int(env, "STEWARD_MAX_COST", 5000, 1, 10_000_000),
+            introspection=_bool(env, "STEWARD_INTROSPECTION", True),
+            cors_origins=origins,
+        )
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir / "pgdata"

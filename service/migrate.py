@@ -1,0 +1,159 @@
+"""Apply numbered migrations once (checksummed) and rebuild the repeatable views when they change."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+MIGRATIONS_DIR = SQL_DIR / "migrations"
+VIEWS_DIR = SQL_DIR / "views"
+# Schemas rebuilt from sql/views on every change: nothing else may live there.
+REPEATABLE_SCHEMAS = ("metrics", "internals")
+LOCK_KEY = 0x5E7A4D  # pg_advisory_lock key: one migrator at a time per database
+
+
+class MigrationError(RuntimeError):
+    """The database and the migration files disagree."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: str
+    name: str
+    path: Path
+
+    @property
+    def sql(self) -> str:
+        return self.path.read_text()
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Report:
+    applied: list[str]
+    views_rebuilt: bool
+
+
+def migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    found = []
+    for path in sorted(directory.glob("*.sql")):
+        version, _, name = path.stem.partition("_")
+        if not version.isdigit():
+            raise MigrationError(f"{path.name}: migration files are named NNNN_description.sql")
+        found.append(Migration(version, name, path))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise MigrationError(f"duplicate migration numbers in {directory}")
+    return found
+
+
+def views_checksum(directory: Path = VIEWS_DIR, migration_list: list[Migration] | None = None) -> str:
+    """Changes when any view file changes, or when a migration is added (tables under the views moved)."""
+    digest = hashlib.sha256()
+    for m in migration_list if migration_list is not None else migrations():
+        digest.update(m.checksum.encode())
+    for path in sorted(directory.glob("*.sql")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+BOOKKEEPING = """
+create schema if not exists steward_meta;
+create table if not exists steward_meta.schema_migrations (
+    version     text primary key,
+    name        text not null,
+    checksum    text not null,
+    applied_at  timestamptz not null default now()
+);
+create table if not exists steward_meta.views_state (
+    singleton   boolean primary key default true check (singleton),
+    checksum    text not null,
+    rebuilt_at  timestamptz not null default now()
+);
+"""
+
+
+async def _applied(conn: asyncpg.Connection) -> dict[str, str]:
+    exists = await conn.fetchval("select to_regclass('steward_meta.schema_migrations') is not null")
+    if not exists:
+        return {}
+    rows = await conn.fetch("select version, checksum from steward_meta.schema_migrations")
+    return {r["version"]: r["checksum"] for r in rows}
+
+
+def _verify(applied: dict[str, str], files: list[Migration]) -> list[Migration]:
+    """Refuse edited or unknown migrations; return the ones still to apply."""
+    by_version = {m.version: m for m in files}
+    for version, checksum in sorted(applied.items()):
+        migration = by_version.get(version)
+        if migration is None:
+            raise MigrationError(
+                f"the database has migration {version}, which is not in {MIGRATIONS_DIR}: "
+                "it was migrated by a newer Steward"
+            )
+        if migration.checksum != checksum:
+            raise MigrationError(
+                f"{migration.path.name} was edited after it was applied "
+                f"(recorded checksum {checksum[:12]}, file now {migration.checksum[:12]}); "
+                "committed migrations are never edited: add a new numbered migration instead"
+            )
+    return [m for m in files if m.version not in applied]
+
+
+async def pending(conn: asyncpg.Connection) -> tuple[list[Migration], bool]:
+    """What `migrate` would do: migrations to apply and whether views need a rebuild."""
+    files = migrations()
+    todo = _verify(await _applied(conn), files)
+    current = None
+    if await conn.fetchval("select to_regclass('steward_meta.views_state') is not null"):
+        current = await conn.fetchval("select checksum from steward_meta.views_state")
+    return todo, current != views_checksum(migration_list=files)
+
+
+async def migrate(conn: asyncpg.Connection) -> Report:
+    """Bring the database up to date; safe to run twice or from two processes at once."""
+    await conn.execute("select pg_advisory_lock($1)", LOCK_KEY)
+    try:
+        await conn.execute(BOOKKEEPING)
+        files = migrations()
+        todo = _verify(await _applied(conn), files)
+        for migration in todo:
+            async with conn.transaction():
+                await conn.execute(migration.sql)
+                await conn.execute(
+                    "insert into steward_meta.schema_migrations (version, name, checksum) values ($1, $2, $3)",
+                    migration.version, migration.name, migration.checksum,
+                )
+        wanted = views_checksum(migration_list=files)
+        current = await conn.fetchval("select checksum from steward_meta.views_state")
+        rebuilt = current != wanted
+        if rebuilt:
+            await _rebuild_views(conn, wanted)
+        return Report(applied=[f"{m.version}_{m.name}" for m in todo], views_rebuilt=rebuilt)
+    finally:
+        await conn.execute("select pg_advisory_unlock($1)", LOCK_KEY)
+
+
+async def _rebuild_views(conn: asyncpg.Connection, checksum: str) -> None:
+    """Drop and recreate the repeatable schemas in one transaction, then refresh rollups."""
+    async with conn.transaction():
+        for schema in REPEATABLE_SCHEMAS:
+            await conn.execute(f"drop schema if exists {schema} cascade; create schema {schema};")
+        for path in sorted(VIEWS_DIR.glob("*.sql")):
+            try:
+                await conn.execute(path.read_text())
+            except asyncpg.PostgresError as exc:
+                raise MigrationError(f"{path.name}: {exc}") from exc
+        # The classification rules may have changed: recompute what the rollups hold.
+        await conn.execute("select internals.refresh_conversation_daily(array(select id from steward.deployments))")
+        await conn.execute(
+            "insert into steward_meta.views_state (checksum) values ($1)"
+            " on conflict (singleton) do update set checksum = excluded.checksum, rebuilt_at = now()",
+            checksum,
+        )

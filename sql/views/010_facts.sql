@@ -1,0 +1,175 @@
+-- Per-conversation classification and the daily rollup that the metric
+-- functions read. This file is the single definition of "addressable",
+-- "AI resolved" and "reopened"; everything else aggregates these flags.
+
+-- UTC midnight of a date, whatever the session time zone.
+create function internals.utc(d date) returns timestamptz
+language sql immutable parallel safe
+as $$ select d::timestamp at time zone 'UTC' $$;
+
+create function internals.ratio(num numeric, den numeric) returns double precision
+language sql immutable parallel safe
+as $$ select (num / nullif(den, 0))::double precision $$;
+
+create view internals.conversation_facts with (security_invoker = true) as
+select
+    c.org_id,
+    c.deployment_id,
+    c.id as conversation_id,
+    c.topic_id,
+    c.channel,
+    c.started_at,
+    (c.started_at at time zone 'UTC')::date as day,
+    c.ai_engaged,
+    c.outcome,
+    -- the AI was set up to answer: a workflow for this topic covered the
+    -- channel at the instant the conversation started
+    exists (
+        select 1
+        from steward.workflows w
+        join steward.workflow_periods p on p.org_id = w.org_id and p.workflow_id = w.id
+        where w.org_id = c.org_id and w.deployment_id = c.deployment_id and w.topic_id = c.topic_id
+          and c.channel = any (w.channels) and p.active @> c.started_at
+    ) as addressable,
+    c.outcome = 'AI_RESOLVED' as ai_outcome,
+    -- reopened within the org's reopen window after resolution (half-open)
+    coalesce(c.outcome = 'AI_RESOLVED' and c.reopened_at < coalesce(c.resolved_at, c.started_at) + pol.reopen_window,
+             false) as reopened
+from steward.conversations c
+join steward.health_policies pol on pol.org_id = c.org_id;
+
+-- Recompute the rollup rows of the given deployments (all days, or only the
+-- given days). Serialised per deployment so concurrent writers cannot
+-- interleave their recomputations.
+create function internals.refresh_conversation_daily(p_deployment_ids bigint[], p_days date[] default null)
+returns void
+language plpgsql
+as $$
+declare
+    dep bigint;
+begin
+    if coalesce(cardinality(p_deployment_ids), 0) = 0 then
+        return;
+    end if;
+    foreach dep in array (select array_agg(distinct x order by x) from unnest(p_deployment_ids) x)
+    loop
+        perform pg_advisory_xact_lock(hashtextextended('steward.conversation_daily', dep));
+    end loop;
+
+    delete from steward.conversation_daily cd
+    where cd.deployment_id = any (p_deployment_ids)
+      and (p_days is null or cd.day = any (p_days));
+
+    insert into steward.conversation_daily
+        (org_id, deployment_id, day, conversations, addressable, ai_engaged, ai_outcomes, ai_resolved, reopened, escalated)
+    select f.org_id, f.deployment_id, f.day,
+           count(*),
+           count(*) filter (where f.addressable),
+           count(*) filter (where f.ai_engaged),
+           count(*) filter (where f.ai_outcome),
+           count(*) filter (where f.addressable and f.ai_outcome and not f.reopened),
+           count(*) filter (where f.ai_outcome and f.reopened),
+           count(*) filter (where f.addressable and f.outcome = 'ESCALATED')
+    from internals.conversation_facts f
+    where f.deployment_id = any (p_deployment_ids)
+      and (p_days is null or (f.started_at >= internals.utc((select min(d) from unnest(p_days) d))
+                              and f.started_at < internals.utc((select max(d) from unnest(p_days) d)) + interval '1 day'
+                              and f.day = any (p_days)))
+    group by f.org_id, f.deployment_id, f.day;
+end $$;
+
+create function internals.conversations_changed() returns trigger
+language plpgsql
+as $$
+declare
+    deps bigint[];
+    days date[];
+begin
+    if tg_op = 'INSERT' then
+        select array_agg(distinct deployment_id), array_agg(distinct (started_at at time zone 'UTC')::date)
+          into deps, days from new_rows;
+    elsif tg_op = 'DELETE' then
+        select array_agg(distinct deployment_id), array_agg(distinct (started_at at time zone 'UTC')::date)
+          into deps, days from old_rows;
+    else
+        select array_agg(distinct deployment_id), array_agg(distinct (started_at at time zone 'UTC')::date)
+          into deps, days
+          from (select deployment_id, started_at from new_rows
+                union all select deployment_id, started_at from old_rows) r;
+    end if;
+    if deps is not null then
+        perform internals.refresh_conversation_daily(deps, days);
+    end if;
+    return null;
+end $$;
+
+create trigger conversations_rollup_insert after insert on steward.conversations
+    referencing new table as new_rows for each statement execute function internals.conversations_changed();
+create trigger conversations_rollup_update after update on steward.conversations
+    referencing old table as old_rows new table as new_rows
+    for each statement execute function internals.conversations_changed();
+create trigger conversations_rollup_delete after delete on steward.conversations
+    referencing old table as old_rows for each statement execute function internals.conversations_changed();
+
+-- Coverage changed: every day of the affected deployments may change.
+create function internals.coverage_changed() returns trigger
+language plpgsql
+as $$
+declare
+    deps bigint[];
+begin
+    if tg_table_name = 'workflow_periods' then
+        if tg_op in ('INSERT', 'UPDATE') then
+            deps := (select array_agg(distinct w.deployment_id) from steward.workflows w
+                     where w.id in (select workflow_id from new_rows));
+        end if;
+        if tg_op in ('DELETE', 'UPDATE') then
+            deps := deps || (select array_agg(distinct w.deployment_id) from steward.workflows w
+                             where w.id in (select workflow_id from old_rows));
+        end if;
+    else
+        if tg_op in ('INSERT', 'UPDATE') then
+            deps := (select array_agg(distinct deployment_id) from new_rows);
+        end if;
+        if tg_op in ('DELETE', 'UPDATE') then
+            deps := deps || (select array_agg(distinct deployment_id) from old_rows);
+        end if;
+    end if;
+    if deps is not null and cardinality(deps) > 0 then
+        perform internals.refresh_conversation_daily(deps);
+    end if;
+    return null;
+end $$;
+
+create trigger workflow_periods_rollup_insert after insert on steward.workflow_periods
+    referencing new table as new_rows for each statement execute function internals.coverage_changed();
+create trigger workflow_periods_rollup_update after update on steward.workflow_periods
+    referencing old table as old_rows new table as new_rows
+    for each statement execute function internals.coverage_changed();
+create trigger workflow_periods_rollup_delete after delete on steward.workflow_periods
+    referencing old table as old_rows for each statement execute function internals.coverage_changed();
+create trigger workflows_rollup_update after update on steward.workflows
+    referencing old table as old_rows new table as new_rows
+    for each statement execute function internals.coverage_changed();
+
+-- A new reopen window reclassifies every conversation of the organization.
+create function internals.policy_changed() returns trigger
+language plpgsql
+as $$
+declare
+    deps bigint[];
+begin
+    select array_agg(d.id) into deps
+    from steward.deployments d
+    join new_rows n on n.org_id = d.org_id
+    join old_rows o on o.org_id = n.org_id
+    where n.reopen_window <> o.reopen_window;
+    if deps is not null then
+        perform internals.refresh_conversation_daily(deps);
+    end if;
+    return null;
+end $$;
+
+create trigger health_policies_rollup after update on steward.health_policies
+    referencing old table as old_rows new table as new_rows
+    for each statement execute function internals.policy_changed();

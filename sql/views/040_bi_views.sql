@@ -1,0 +1,146 @@
+-- Views for BI tools (Metabase, Superset, Tableau, Power BI). Together with
+-- the views above they are the stable SQL contract; every column is commented
+-- from the glossary at the end of this file.
+
+create view metrics.deployments with (security_invoker = true) as
+select d.org_id, o.slug as org_slug, d.id as deployment_id, d.key as deployment_key, d.name as deployment_name,
+       d.channels, d.vendor, d.status, d.launched_at, d.integrations
+from steward.deployments d
+join steward.organizations o on o.id = d.org_id;
+
+create view metrics.deployment_daily with (security_invoker = true) as
+select cd.org_id, cd.deployment_id, cd.day, cd.conversations, cd.addressable,
+       cd.conversations - cd.addressable as unaddressable, cd.ai_engaged, cd.ai_outcomes,
+       cd.ai_resolved, cd.reopened, cd.escalated,
+       internals.ratio(cd.addressable, cd.conversations) as topic_coverage,
+       internals.ratio(cd.ai_resolved, cd.addressable) as addressable_resolution_rate,
+       internals.ratio(cd.reopened, cd.ai_outcomes) as reopen_rate,
+       internals.ratio(cd.ai_resolved, cd.conversations) as automation_rate,
+       internals.ratio(cd.escalated, cd.addressable) as escalation_rate
+from steward.conversation_daily cd;
+
+-- The last 30 UTC days including today, per deployment.
+create view metrics.deployment_last_30_days with (security_invoker = true) as
+select m.*
+from metrics.deployment_window(
+         array(select id from steward.deployments),
+         (steward.clock() at time zone 'UTC')::date - 29,
+         (steward.clock() at time zone 'UTC')::date + 1) m;
+
+-- ISO weeks of the last 26 weeks (current week included), per deployment.
+create view metrics.deployment_weekly with (security_invoker = true) as
+select m.window_from as week_start, m.*
+from metrics.deployment_weeks(
+         array(select id from steward.deployments),
+         (date_trunc('week', steward.clock() at time zone 'UTC') - interval '25 weeks')::date,
+         (steward.clock() at time zone 'UTC')::date + 1) m;
+
+create view metrics.ownership_impact_last_90_days with (security_invoker = true) as
+select steward.current_org_id() as org_id, i.*
+from metrics.ownership_impact((steward.clock() at time zone 'UTC')::date - 89,
+                              (steward.clock() at time zone 'UTC')::date + 1) i;
+
+create table internals.glossary (column_name text primary key, doc text not null);
+insert into internals.glossary values
+  ('org_id', 'Organization (tenant) id.'),
+  ('org_slug', 'Organization slug, unique.'),
+  ('deployment_id', 'Deployment id.'),
+  ('deployment_key', 'Deployment key, unique within its organization.'),
+  ('deployment_name', 'Deployment display name.'),
+  ('channels', 'Channels the deployment serves: CHAT, EMAIL, SMS, VOICE, SOCIAL.'),
+  ('vendor', 'AI vendor.'),
+  ('status', 'Deployment status (ACTIVE, PAUSED, RETIRED) or health status (UNOWNED, STALE, AT_RISK, HEALTHY).'),
+  ('launched_at', 'When the deployment went live.'),
+  ('integrations', 'Number of integrations the deployment uses.'),
+  ('day', 'UTC calendar day.'),
+  ('week_start', 'Monday (UTC) that starts the ISO week.'),
+  ('window_from', 'First day of the half-open UTC window [window_from, window_to).'),
+  ('window_to', 'Day after the last day of the window (exclusive).'),
+  ('reopen_window_hours', 'Reopen window of the organization policy, in hours: a resolution reopened within it does not count as resolved.'),
+  ('conversations', 'Conversations started in the window.'),
+  ('addressable', 'Conversations whose topic had an active workflow covering their channel when they started.'),
+  ('unaddressable', 'Conversations no workflow covered (unassisted): conversations - addressable.'),
+  ('ai_engaged', 'Conversations in which the AI took part at all (assisted).'),
+  ('ai_outcomes', 'Conversations with outcome AI_RESOLVED, reopened or not.'),
+  ('ai_resolved', 'Addressable conversations resolved by the AI and not reopened within the reopen window.'),
+  ('reopened', 'AI_RESOLVED conversations reopened within the reopen window.'),
+  ('escalated', 'Addressable conversations handed to a person (outcome ESCALATED).'),
+  ('topic_coverage', 'addressable / conversations (volume-weighted); null when there are no conversations.'),
+  ('addressable_resolution_rate', 'ARR: ai_resolved / addressable; null when nothing was addressable.'),
+  ('reopen_rate', 'reopened / ai_outcomes; null when there were no AI resolutions.'),
+  ('automation_rate', 'ai_resolved / conversations (= ARR × coverage); null when there are no conversations.'),
+  ('escalation_rate', 'escalated / addressable; null when nothing was addressable.'),
+  ('workflow_updates', 'Workflow updates recorded in the window.'),
+  ('peak_week_updates', 'Most workflow updates in any 7 consecutive UTC days inside the window.'),
+  ('days_since_last_update', 'Whole days from the last workflow update to the end of the window (or now, if earlier); null if none.'),
+  ('reviews', 'Performance reviews in the window.'),
+  ('weeks_reviewed', 'Share of the window''s 7-day periods (counted from window_from) with at least one review.'),
+  ('days_since_last_review', 'Whole days from the last review to the end of the window (or now, if earlier); null if none.'),
+  ('ownership_gap_days', 'Days (fractional) of the window, from launch until now, with no accountable owner.'),
+  ('assignment_id', 'Ownership assignment id.'),
+  ('person_id', 'Person id.'),
+  ('person_name', 'Person name.'),
+  ('person_function', 'Function of the person: CX, ENGINEERING, IT, VENDOR, OTHER.'),
+  ('fte_on_ai', 'Share of a full-time person (0-1) the person spends on AI.'),
+  ('person_active', 'False once the person was deactivated (left the company).'),
+  ('owner_since', 'Start of the current ownership period.'),
+  ('tenure_days', 'Whole days the current owner has held the deployment.'),
+  ('valid_from', 'Start of the ownership period.'),
+  ('valid_to', 'End of the ownership period (exclusive); null while it is open.'),
+  ('is_current', 'True for the period holding now.'),
+  ('assigned_by', 'Who made the assignment (token or user label).'),
+  ('reason', 'Why the assignment was made.'),
+  ('ended_reason', 'Why the period was ended.'),
+  ('reasons', 'JSON array of {code, message}: every health rule that applies.'),
+  ('last_update_at', 'Time of the latest workflow update.'),
+  ('last_review_at', 'Time of the latest performance review.'),
+  ('arr_recent', 'ARR over the last 28 days (today included).'),
+  ('arr_previous', 'ARR over the 28 days before those.'),
+  ('deployments', 'Deployments that are not retired.'),
+  ('unowned', 'Non-retired deployments with health UNOWNED.'),
+  ('stale', 'Non-retired deployments with health STALE.'),
+  ('at_risk', 'Non-retired deployments with health AT_RISK.'),
+  ('healthy', 'Non-retired deployments with health HEALTHY.'),
+  ('owned_share', 'Share of non-retired deployments with an active accountable owner.'),
+  ('dimension', 'OWNERSHIP (owned vs unowned deployment-weeks) or CADENCE (workflow updates per week: NONE 0, LOW 1-2, MEDIUM 3-9, HIGH 10+).'),
+  ('bucket', 'Bucket within the dimension.'),
+  ('deployment_weeks', 'Whole ISO deployment-weeks in the bucket.');
+
+do $$
+declare
+    col record;
+    missing text[] := '{}';
+begin
+    for col in
+        select c.table_name, c.column_name, g.doc
+        from information_schema.columns c
+        join information_schema.views v on v.table_schema = c.table_schema and v.table_name = c.table_name
+        left join internals.glossary g on g.column_name = c.column_name
+        where c.table_schema = 'metrics'
+    loop
+        if col.doc is null then
+            missing := missing || format('%s.%s', col.table_name, col.column_name);
+        else
+            execute format('comment on column metrics.%I.%I is %L', col.table_name, col.column_name, col.doc);
+        end if;
+    end loop;
+    if cardinality(missing) > 0 then
+        raise exception 'metrics view columns without a glossary entry: %', missing;
+    end if;
+end $$;
+
+comment on schema metrics is 'Steward metric contract: stable views and functions for the API and BI tools.';
+comment on view metrics.deployments is 'Deployments with their organization.';
+comment on view metrics.deployment_daily is 'Per deployment and UTC day: conversation counts and rates.';
+comment on view metrics.deployment_last_30_days is 'Per deployment: every window metric over the last 30 UTC days, today included.';
+comment on view metrics.deployment_weekly is 'Per deployment and ISO week, last 26 weeks: every window metric.';
+comment on view metrics.current_owners is 'The accountable owner of each deployment now.';
+comment on view metrics.ownership_periods is 'Every ownership period, past and current.';
+comment on view metrics.deployment_health is 'Health status and reasons per deployment, under the organization policy.';
+comment on view metrics.ownership_overview is 'Per organization: deployments by health status and owned share.';
+comment on view metrics.ownership_impact_last_90_days is 'ARR in owned vs unowned deployment-weeks and by update cadence, last 90 days.';
+
+grant usage on schema metrics, internals to steward_app, bi_reader;
+grant select on all tables in schema metrics to steward_app, bi_reader;
+grant execute on all functions in schema metrics, internals to steward_app, bi_reader;
+grant select on internals.glossary to steward_app, bi_reader;

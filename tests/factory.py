@@ -1,0 +1,123 @@
+"""Hand-built rows for tests: one factory, keyword arguments for what matters."""
+from __future__ import annotations
+
+import itertools
+from datetime import date, datetime, timedelta, timezone
+
+import asyncpg
+
+UTC = timezone.utc
+_seq = itertools.count(1)
+
+
+def at(day: date | str, hour: float = 12) -> datetime:
+    """A UTC instant on `day` (ISO string or date), `hour` hours after midnight."""
+    if isinstance(day, str):
+        day = date.fromisoformat(day)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(hours=hour)
+
+
+class Factory:
+    def __init__(self, conn: asyncpg.Connection):
+        self.conn = conn
+
+    async def set_now(self, instant: datetime) -> None:
+        """Pin steward.clock() for this transaction."""
+        await self.conn.execute("select set_config('steward.now', $1, true)", instant.isoformat())
+
+    async def org(self, slug: str | None = None, *, reopen_hours: int | None = None) -> int:
+        n = next(_seq)
+        org_id = await self.conn.fetchval(
+            "insert into steward.organizations (slug, name) values ($1, $2) returning id",
+            slug or f"org-{n}", f"Org {n}",
+        )
+        if reopen_hours is not None:
+            await self.conn.execute(
+                "update steward.health_policies set reopen_window = make_interval(hours => $2) where org_id = $1",
+                org_id, reopen_hours,
+            )
+        return org_id
+
+    async def person(self, org_id: int, *, function: str = "CX", fte: float = 0.8, active: bool = True,
+                     name: str | None = None) -> int:
+        n = next(_seq)
+        return await self.conn.fetchval(
+            "insert into steward.persons (org_id, name, email, function, fte_on_ai, active, deactivated_at)"
+            " values ($1, $2, $3, $4, $5, $6, case when $6 then null else now() end) returning id",
+            org_id, name or f"Person {n}", f"p{n}@example.com", function, fte, active,
+        )
+
+    async def deployment(self, org_id: int, *, key: str | None = None, channels=("CHAT",),
+                         launched_at: datetime | None = None, status: str = "ACTIVE") -> int:
+        n = next(_seq)
+        return await self.conn.fetchval(
+            "insert into steward.deployments (org_id, key, name, channels, status, launched_at)"
+            " values ($1, $2, $3, $4, $5, $6) returning id",
+            org_id, key or f"dep-{n}", f"Deployment {n}", list(channels), status,
+            launched_at or datetime(2020, 1, 1, tzinfo=UTC),
+        )
+
+    async def assign(self, org_id: int, deployment_id: int, person_id: int, start: datetime,
+                     end: datetime | None = None, *, reason: str = "test") -> int:
+        return await self.conn.fetchval(
+            "insert into steward.ownership_assignments (org_id, deployment_id, person_id, valid, reason)"
+            " values ($1, $2, $3, tstzrange($4, $5, '[)'), $6) returning id",
+            org_id, deployment_id, person_id, start, end, reason,
+        )
+
+    async def topic(self, org_id: int, *, key: str | None = None, escalation_cost: float = 5.0) -> int:
+        n = next(_seq)
+        return await self.conn.fetchval(
+            "insert into steward.topics (org_id, key, name, escalation_cost) values ($1, $2, $3, $4) returning id",
+            org_id, key or f"topic-{n}", f"Topic {n}", escalation_cost,
+        )
+
+    async def workflow(self, org_id: int, deployment_id: int, topic_id: int, *, channels=("CHAT",),
+                       start: datetime = datetime(2020, 1, 1, tzinfo=UTC), end: datetime | None = None) -> int:
+        workflow_id = await self.conn.fetchval(
+            "insert into steward.workflows (org_id, deployment_id, topic_id, name, channels)"
+            " values ($1, $2, $3, 'wf', $4) returning id",
+            org_id, deployment_id, topic_id, list(channels),
+        )
+        await self.conn.execute(
+            "insert into steward.workflow_periods (org_id, workflow_id, active) values ($1, $2, tstzrange($3, $4, '[)'))",
+            org_id, workflow_id, start, end,
+        )
+        return workflow_id
+
+    async def conversation(self, org_id: int, deployment_id: int, topic_id: int, started_at: datetime, *,
+                           outcome: str = "AI_RESOLVED", channel: str = "CHAT", ai_engaged: bool = True,
+                           resolved_after: timedelta | None = timedelta(minutes=10),
+                           reopened_after: timedelta | None = None, external_id: str | None = None) -> int:
+        resolved_at = started_at + resolved_after if resolved_after is not None and outcome == "AI_RESOLVED" else None
+        reopened_at = (resolved_at or started_at) + reopened_after if reopened_after is not None else None
+        return await self.conn.fetchval(
+            "insert into steward.conversations (org_id, external_id, deployment_id, topic_id, channel, started_at,"
+            " ai_engaged, outcome, resolved_at, reopened_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            " returning id",
+            org_id, external_id or f"c-{next(_seq)}", deployment_id, topic_id, channel, started_at,
+            ai_engaged, outcome, resolved_at, reopened_at,
+        )
+
+    async def update(self, org_id: int, deployment_id: int, author_id: int, occurred_at: datetime, *,
+                     kind: str = "WORKFLOW_CHANGE") -> int:
+        return await self.conn.fetchval(
+            "insert into steward.workflow_updates (org_id, deployment_id, author_id, kind, summary, occurred_at)"
+            " values ($1, $2, $3, $4, 'change', $5) returning id",
+            org_id, deployment_id, author_id, kind, occurred_at,
+        )
+
+    async def review(self, org_id: int, deployment_id: int, reviewer_id: int, reviewed_at: datetime) -> int:
+        return await self.conn.fetchval(
+            "insert into steward.performance_reviews (org_id, deployment_id, reviewer_id, reviewed_at)"
+            " values ($1, $2, $3, $4) returning id",
+            org_id, deployment_id, reviewer_id, reviewed_at,
+        )
+
+    async def window(self, deployment_id: int, start: str | date, end: str | date) -> asyncpg.Record:
+        """metrics.deployment_window for one deployment."""
+        return await self.conn.fetchrow(
+            "select * from metrics.deployment_window(array[$1::bigint], $2::date, $3::date)",
+            deployment_id, date.fromisoformat(start) if isinstance(start, str) else start,
+            date.fromisoformat(end) if isinstance(end, str) else end,
+        )
