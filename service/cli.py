@@ -63,7 +63,58 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"migrate": cmd_migrate, "demo": cmd_demo}
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+    from .logs import configure_logging
+
+    configure_logging(settings.log_level)
+    with database(settings) as url:
+        asyncio.run(_check_current(url))
+        say(f"steward: serving GraphQL on http://{args.host}:{args.port}/graphql")
+        uvicorn.run(create_app(settings, url), host=args.host, port=args.port, log_config=None,
+                    access_log=False, proxy_headers=True, timeout_graceful_shutdown=10)
+    return 0
+
+
+async def _check_current(url: str) -> None:
+    """Refuse to serve a database whose migrations are behind the code."""
+    from .migrate import pending
+
+    conn = await connect(url)
+    try:
+        todo, views_stale = await pending(conn)
+    finally:
+        await conn.close()
+    if todo or views_stale:
+        raise MigrationError("the database is not migrated to this version: run `steward migrate` first")
+
+
+async def _token(url: str, args: argparse.Namespace) -> None:
+    from .auth import create_token, revoke_token
+
+    conn = await connect(url)
+    try:
+        if args.action == "create":
+            token_id, token = await create_token(conn, args.org, args.scopes.split(","), args.name)
+            print(token)
+            say(f"steward: token {token_id} for {args.org} with scopes {args.scopes}: shown once, stored hashed")
+        elif not await revoke_token(conn, args.id):
+            raise LookupError(f"no active token with id {args.id}")
+        else:
+            say(f"steward: token {args.id} revoked")
+    finally:
+        await conn.close()
+
+
+def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
+    with database(settings) as url:
+        asyncio.run(_token(url, args))
+    return 0
+
+
+COMMANDS = {"migrate": cmd_migrate, "demo": cmd_demo, "serve": cmd_serve, "token": cmd_token}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +122,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply pending migrations and rebuild changed views")
     sub.add_parser("demo", help="migrate, load the demo data set and print the reference figures")
+    serve = sub.add_parser("serve", help="serve the GraphQL API")
+    serve.add_argument("--host", default=None, help="interface to listen on (default STEWARD_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default STEWARD_PORT or 8000)")
+    token = sub.add_parser("token", help="create or revoke API tokens")
+    actions = token.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="create a token and print it (shown once)")
+    create.add_argument("--org", required=True, help="organization slug")
+    create.add_argument("--scopes", default="read", help="comma-separated: read,write:owners,write:activity,admin")
+    create.add_argument("--name", default="cli", help="a label for the token")
+    revoke = actions.add_parser("revoke", help="revoke a token by id")
+    revoke.add_argument("id", type=int, help="token id")
     return parser
 
 
@@ -78,8 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
+        if args.command == "serve":
+            args.host = args.host or settings.host
+            args.port = args.port or settings.port
         return COMMANDS[args.command](settings, args)
-    except (ConfigError, MigrationError) as exc:
+    except (ConfigError, MigrationError, LookupError, ValueError) as exc:
         say(f"steward: {exc}")
         return 2
     except KeyboardInterrupt:

@@ -1,0 +1,50 @@
+"""Errors: ApiError for queries (stable extensions.code), typed payload members for mutations."""
+from __future__ import annotations
+
+import strawberry
+
+
+class ApiError(Exception):
+    """An expected failure shown to the caller as a GraphQL error with a stable `extensions.code`."""
+
+    def __init__(self, code: str, message: str, field: str | None = None):
+        super().__init__(message)
+        self.extensions = {"code": code} | ({"field": field} if field else {})
+
+
+def bad_input(message: str, field: str | None = None) -> ApiError:
+    return ApiError("BAD_USER_INPUT", message, field)
+
+
+def not_found(what: str, field: str | None = None) -> ApiError:
+    return ApiError("NOT_FOUND", f"{what} not found", field)
+
+
+def forbidden(scope: str) -> ApiError:
+    return ApiError("FORBIDDEN", f"this token lacks the {scope!r} scope")
+
+
+@strawberry.interface(description="An expected failure of a mutation; nothing was written.")
+class UserError:
+    message: str = strawberry.field(description="What went wrong, for people.")
+    field: str | None = strawberry.field(default=None, description="The input field at fault, if any.")
+
+
+@strawberry.type(description="The referenced object does not exist in the caller's organization.")
+class NotFoundError(UserError):
+    pass
+
+
+@strawberry.type(description="The change conflicts with the current state (or a reused idempotency key).")
+class ConflictError(UserError):
+    pass
+
+
+@strawberry.type(description="The input is invalid.")
+class ValidationError(UserError):
+    pass
+
+
+@strawberry.type(description="The token lacks the scope this mutation needs.")
+class PermissionError(UserError):  # noqa: A001 - the GraphQL type name the API promises
+    pass

@@ -1,0 +1,119 @@
+"""Metric types: plain dataclasses built from rows of the `metrics` views and functions."""
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from .windows import Window
+
+if TYPE_CHECKING:
+    from .activity import Topic
+
+
+@strawberry.type(description="Every window metric of one deployment (see the metric definitions in README).")
+class DeploymentMetrics:
+    window: Window = strawberry.field(description="The half-open UTC window measured.")
+    reopen_window_hours: int = strawberry.field(
+        description="A resolution reopened within this many hours does not count as resolved (org policy).")
+    conversations: int = strawberry.field(description="Conversations started in the window.")
+    addressable: int = strawberry.field(
+        description="Conversations whose topic had an active workflow covering their channel when they started.")
+    unaddressable: int = strawberry.field(description="Conversations no workflow covered (unassisted).")
+    ai_engaged: int = strawberry.field(description="Conversations the AI took part in at all (assisted).")
+    ai_outcomes: int = strawberry.field(description="Conversations with outcome AI_RESOLVED, reopened or not.")
+    ai_resolved: int = strawberry.field(
+        description="Addressable conversations the AI resolved that were not reopened within the reopen window.")
+    reopened: int = strawberry.field(description="AI resolutions reopened within the reopen window.")
+    escalated: int = strawberry.field(description="Addressable conversations handed to a person.")
+    topic_coverage: float | None = strawberry.field(description="addressable / conversations; null if none.")
+    addressable_resolution_rate: float | None = strawberry.field(
+        description="ARR: aiResolved / addressable (0-1); null if nothing was addressable.")
+    reopen_rate: float | None = strawberry.field(description="reopened / aiOutcomes; null if no AI resolutions.")
+    automation_rate: float | None = strawberry.field(description="aiResolved / conversations (= ARR x coverage).")
+    escalation_rate: float | None = strawberry.field(description="escalated / addressable.")
+    workflow_updates: int = strawberry.field(description="Workflow updates in the window.")
+    peak_week_updates: int = strawberry.field(description="Most updates in any 7 consecutive days of the window.")
+    days_since_last_update: int | None = strawberry.field(
+        description="Whole days from the last update to the window end (or now); null if none ever.")
+    reviews: int = strawberry.field(description="Performance reviews in the window.")
+    weeks_reviewed: float = strawberry.field(
+        description="Share of the window's 7-day periods with at least one review (0-1).")
+    days_since_last_review: int | None = strawberry.field(
+        description="Whole days from the last review to the window end (or now); null if none ever.")
+    ownership_gap_days: float = strawberry.field(
+        description="Days of the window (from launch, until now) with no accountable owner.")
+
+    @classmethod
+    def from_row(cls, row) -> "DeploymentMetrics":
+        return cls(
+            window=Window(from_=row["window_from"], to=row["window_to"]),
+            **{name: row[name] for name in _METRIC_COLUMNS},
+        )
+
+
+_METRIC_COLUMNS = [name for name in DeploymentMetrics.__annotations__ if name != "window"]
+
+
+@strawberry.type(description="One ISO week (Monday to Sunday, UTC) of a deployment's metrics, for charts.")
+class WeeklyMetric:
+    week_start: date = strawberry.field(description="Monday that starts the ISO week.")
+    metrics: DeploymentMetrics = strawberry.field(description="The week's metrics.")
+
+    @classmethod
+    def from_row(cls, row) -> "WeeklyMetric":
+        return cls(week_start=row["window_from"], metrics=DeploymentMetrics.from_row(row))
+
+
+@strawberry.type(description="An uncovered conversation type: what to automate next.")
+class TopicOpportunity:
+    rank: int = strawberry.field(description="1 = the largest opportunity.")
+    conversations: int = strawberry.field(description="Conversations of this topic in the window.")
+    uncovered: int = strawberry.field(description="Of those, conversations no workflow covered.")
+    uncovered_escalated: int = strawberry.field(description="Uncovered conversations that were escalated.")
+    escalation_cost: float = strawberry.field(description="Cost of one conversation handled by a person.")
+    score: float = strawberry.field(description="uncovered x escalationCost: the ranking key.")
+    topic_id: strawberry.Private[int]
+
+    @strawberry.field(description="The conversation type.")
+    async def topic(self, info: strawberry.Info) -> Annotated["Topic", strawberry.lazy(".activity")]:
+        from .activity import Topic
+
+        return Topic.from_row(await info.context.loaders.topic.load(self.topic_id))
+
+    @classmethod
+    def from_row(cls, row) -> "TopicOpportunity":
+        return cls(rank=row["rank"], conversations=row["conversations"], uncovered=row["uncovered"],
+                   uncovered_escalated=row["uncovered_escalated"], escalation_cost=float(row["escalation_cost"]),
+                   score=float(row["score"]), topic_id=row["topic_id"])
+
+
+@strawberry.type(description="ARR within one bucket of deployment-weeks.")
+class ImpactBucket:
+    bucket: str = strawberry.field(
+        description="OWNED/UNOWNED, or cadence NONE (0 updates/week), LOW (1-2), MEDIUM (3-9), HIGH (10+).")
+    deployment_weeks: int = strawberry.field(description="Whole ISO deployment-weeks in the bucket.")
+    addressable: int = strawberry.field(description="Addressable conversations in those weeks.")
+    ai_resolved: int = strawberry.field(description="AI-resolved conversations in those weeks.")
+    addressable_resolution_rate: float | None = strawberry.field(description="aiResolved / addressable.")
+
+    @classmethod
+    def from_row(cls, row) -> "ImpactBucket":
+        return cls(bucket=row["bucket"], deployment_weeks=row["deployment_weeks"], addressable=row["addressable"],
+                   ai_resolved=row["ai_resolved"], addressable_resolution_rate=row["addressable_resolution_rate"])
+
+
+@strawberry.type(description="Ownership across an organization, and what ownership does to results.")
+class OwnershipSummary:
+    window: Window = strawberry.field(description="Window of the impact figures (health counts are as of now).")
+    deployments: int = strawberry.field(description="Deployments that are not retired.")
+    unowned: int = strawberry.field(description="Of those, health UNOWNED.")
+    stale: int = strawberry.field(description="Of those, health STALE.")
+    at_risk: int = strawberry.field(description="Of those, health AT_RISK.")
+    healthy: int = strawberry.field(description="Of those, health HEALTHY.")
+    owned_share: float | None = strawberry.field(description="Share with an active accountable owner (0-1).")
+    arr_owned: float | None = strawberry.field(description="ARR in owned deployment-weeks of the window.")
+    arr_unowned: float | None = strawberry.field(description="ARR in unowned deployment-weeks of the window.")
+    by_ownership: list[ImpactBucket] = strawberry.field(description="OWNED and UNOWNED deployment-weeks.")
+    by_update_cadence: list[ImpactBucket] = strawberry.field(description="Deployment-weeks by updates per week.")

@@ -1,0 +1,71 @@
+"""Organizations and the ownership summary."""
+from __future__ import annotations
+
+import strawberry
+
+from service import queries as q
+
+from .deployments import Deployment, DeploymentFilter, DeploymentOrder, deployments
+from .errors import not_found
+from .metrics import ImpactBucket, OwnershipSummary
+from .people import Person, PersonFilter, people
+from .relay import Connection, Node, to_global_id
+from .windows import Window, WindowInput, resolve_window
+
+
+@strawberry.type(description="A brand running customer-service AI.")
+class Organization(Node):
+    slug: str = strawberry.field(description="URL-safe unique name.")
+    name: str = strawberry.field(description="Display name.")
+    vertical: str = strawberry.field(description="Industry vertical.")
+    pk: strawberry.Private[int]
+
+    @strawberry.field(description="Deployments of the organization.")
+    async def deployments(
+        self, info: strawberry.Info, filter: DeploymentFilter | None = None, order_by: DeploymentOrder | None = None,
+        first: int | None = None, after: str | None = None, last: int | None = None, before: str | None = None,
+    ) -> Connection[Deployment]:
+        return await deployments(info, self.pk, filter, order_by, first, after, last, before)
+
+    @strawberry.field(description="People of the organization, by name.")
+    async def people(
+        self, info: strawberry.Info, filter: PersonFilter | None = None,
+        first: int | None = None, after: str | None = None, last: int | None = None, before: str | None = None,
+    ) -> Connection[Person]:
+        return await people(info, self.pk, filter, first, after, last, before)
+
+    @strawberry.field(description="Health counts now, and ARR owned vs unowned over a window (default 90 days).")
+    async def ownership_summary(self, info: strawberry.Info, window: WindowInput | None = None) -> OwnershipSummary:
+        return await ownership_summary(info, self.pk, window)
+
+    @classmethod
+    def from_row(cls, row) -> "Organization":
+        return cls(id=to_global_id("Organization", row["id"]), slug=row["slug"], name=row["name"],
+                   vertical=row["vertical"], pk=row["id"])
+
+
+async def org_id_for(info: strawberry.Info, slug: str | None) -> int:
+    """The caller's organization; another slug is 'not found', exactly like an unknown one."""
+    principal = info.context.principal
+    if slug is not None and slug != principal.org_slug:
+        raise not_found("organization", "orgSlug")
+    return principal.org_id
+
+
+async def ownership_summary(info: strawberry.Info, org_id: int, window: WindowInput | None) -> OwnershipSummary:
+    start, end = await resolve_window(info, window, default_days=90)
+    db = info.context.db
+    overview = await db.fetchrow(q.OWNERSHIP_OVERVIEW, org_id)
+    impact = [ImpactBucket.from_row(r) for r in await db.fetch(q.OWNERSHIP_IMPACT, start, end)]
+    owned = {b.bucket: b for b in impact if b.bucket in ("OWNED", "UNOWNED")}
+    counts = {k: (overview[k] if overview else 0) for k in ("deployments", "unowned", "stale", "at_risk", "healthy")}
+    return OwnershipSummary(
+        window=Window(from_=start, to=end),
+        **counts,
+        owned_share=overview["owned_share"] if overview else None,
+        arr_owned=owned["OWNED"].addressable_resolution_rate if "OWNED" in owned else None,
+        arr_unowned=owned["UNOWNED"].addressable_resolution_rate if "UNOWNED" in owned else None,
+        by_ownership=[b for b in impact if b.bucket in ("OWNED", "UNOWNED")],
+        by_update_cadence=sorted((b for b in impact if b.bucket not in ("OWNED", "UNOWNED")),
+                                 key=lambda b: ("NONE", "LOW", "MEDIUM", "HIGH").index(b.bucket)),
+    )

@@ -1,0 +1,93 @@
+"""The Query root."""
+from __future__ import annotations
+
+import strawberry
+
+from service import queries as q
+
+from .activity import Review, Topic, Workflow, WorkflowUpdate, WorkflowUpdateFilter, workflow_updates
+from .deployments import Deployment, DeploymentFilter, DeploymentOrder, deployments
+from .errors import bad_input, not_found
+from .metrics import OwnershipSummary
+from .organizations import Organization, org_id_for, ownership_summary
+from .people import OwnershipAssignment, Person, PersonFilter, people
+from .relay import Connection, Node, from_global_id
+from .windows import WindowInput
+
+# global ID type -> (loader attribute, type)
+NODE_TYPES = {
+    "Organization": ("organization", Organization),
+    "Deployment": ("deployment", Deployment),
+    "Person": ("person", Person),
+    "Topic": ("topic", Topic),
+    "Workflow": ("workflow", Workflow),
+    "WorkflowUpdate": ("workflow_update", WorkflowUpdate),
+    "Review": ("review", Review),
+    "OwnershipAssignment": ("assignment", OwnershipAssignment),
+}
+
+
+async def load_node(info: strawberry.Info, global_id: str, *types: str, field: str = "id"):
+    type_name, pk = from_global_id(global_id, *(types or tuple(NODE_TYPES)), field=field)
+    loader_name, node_type = NODE_TYPES[type_name]
+    row = await getattr(info.context.loaders, loader_name).load(pk)
+    if row is None:
+        raise not_found(type_name, field)
+    return node_type.from_row(row)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Any object by its global ID; NOT_FOUND if it does not exist in your organization.")
+    async def node(self, info: strawberry.Info, id: strawberry.ID) -> Node:
+        return await load_node(info, id)
+
+    @strawberry.field(description="Your organization by slug; NOT_FOUND for any other slug.")
+    async def organization(self, info: strawberry.Info, slug: str) -> Organization:
+        org_id = await org_id_for(info, slug)
+        return Organization.from_row(await info.context.loaders.organization.load(org_id))
+
+    @strawberry.field(description="Organizations visible to the token (its own).")
+    async def organizations(self, info: strawberry.Info) -> list[Organization]:
+        return [Organization.from_row(r) for r in await info.context.db.fetch(q.ORGS)]
+
+    @strawberry.field(description="Deployments of your organization, filtered, sorted and paged.")
+    async def deployments(
+        self, info: strawberry.Info, org_slug: str | None = None, filter: DeploymentFilter | None = None,
+        order_by: DeploymentOrder | None = None,
+        first: int | None = None, after: str | None = None, last: int | None = None, before: str | None = None,
+    ) -> Connection[Deployment]:
+        return await deployments(info, await org_id_for(info, org_slug), filter, order_by, first, after, last, before)
+
+    @strawberry.field(description="One deployment, by global `id` or by `orgSlug` and `key`.")
+    async def deployment(self, info: strawberry.Info, id: strawberry.ID | None = None, org_slug: str | None = None,
+                         key: str | None = None) -> Deployment:
+        if id is not None:
+            if key is not None:
+                raise bad_input("give either `id` or `key`, not both", "id")
+            return await load_node(info, id, "Deployment")
+        if key is None:
+            raise bad_input("give `id`, or `key` (with `orgSlug`)", "id")
+        row = await info.context.db.fetchrow(q.DEPLOYMENT_BY_KEY, await org_id_for(info, org_slug), key)
+        if row is None:
+            raise not_found("deployment", "key")
+        return Deployment.from_row(row)
+
+    @strawberry.field(description="People of your organization, by name.")
+    async def people(
+        self, info: strawberry.Info, org_slug: str | None = None, filter: PersonFilter | None = None,
+        first: int | None = None, after: str | None = None, last: int | None = None, before: str | None = None,
+    ) -> Connection[Person]:
+        return await people(info, await org_id_for(info, org_slug), filter, first, after, last, before)
+
+    @strawberry.field(description="Workflow updates of your organization, newest first.")
+    async def workflow_updates(
+        self, info: strawberry.Info, filter: WorkflowUpdateFilter | None = None,
+        first: int | None = None, after: str | None = None, last: int | None = None, before: str | None = None,
+    ) -> Connection[WorkflowUpdate]:
+        return await workflow_updates(info, filter, first, after, last, before)
+
+    @strawberry.field(description="Health counts now and ARR owned vs unowned over a window (default 90 days).")
+    async def ownership_summary(self, info: strawberry.Info, org_slug: str | None = None,
+                                window: WindowInput | None = None) -> OwnershipSummary:
+        return await ownership_summary(info, await org_id_for(info, org_slug), window)

@@ -1,0 +1,160 @@
+"""Relay conventions: global IDs, the Node interface, keyset-paginated cursor connections."""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Generic, TypeVar
+
+import strawberry
+
+from .errors import bad_input, not_found
+
+T = TypeVar("T")
+
+
+def to_global_id(type_name: str, pk: int) -> strawberry.ID:
+    return strawberry.ID(base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("="))
+
+
+def from_global_id(global_id: str, *expected: str, field: str = "id") -> tuple[str, int]:
+    """Decode a global ID; malformed → BAD_USER_INPUT, another type than expected → NOT_FOUND."""
+    try:
+        raw = base64.urlsafe_b64decode(global_id + "=" * (-len(global_id) % 4)).decode()
+        type_name, _, pk = raw.partition(":")
+        value = int(pk)
+        if not type_name or value <= 0 or value >= 2**63:
+            raise ValueError
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise bad_input(f"{global_id!r} is not a valid global ID", field) from None
+    if expected and type_name not in expected:
+        raise not_found(" or ".join(expected), field)
+    return type_name, value
+
+
+@strawberry.interface(description="An object with a global ID (Relay).")
+class Node:
+    id: strawberry.ID = strawberry.field(description="Opaque global ID.")
+
+
+@strawberry.type(description="Where a page sits in its connection (Relay).")
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type(description="A node with its cursor.")
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type(description="A page of a list, with cursors (Relay cursor connection).")
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    _count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="Number of items in the whole list (all pages), filters applied.")
+    async def total_count(self) -> int:
+        return await self._count()
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """Validated first/after/last/before."""
+
+    limit: int
+    backward: bool
+    after: tuple[Any, int] | None
+    before: tuple[Any, int] | None
+
+
+def encode_cursor(sort_value: Any, pk: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps([sort_value, pk], default=str).encode()).decode()
+
+
+def decode_cursor(cursor: str, field: str) -> tuple[Any, int]:
+    try:
+        value, pk = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if not isinstance(pk, int):
+            raise ValueError
+        return value, pk
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise bad_input(f"{cursor!r} is not a valid cursor", field) from None
+
+
+def page_request(first: int | None, after: str | None, last: int | None, before: str | None,
+                 max_size: int, default: int = 20) -> PageRequest:
+    if first is not None and last is not None:
+        raise bad_input("pass either `first` or `last`, not both", "first")
+    for name, value in (("first", first), ("last", last)):
+        if value is not None and value < 0:
+            raise bad_input(f"`{name}` must not be negative", name)
+        if value is not None and value > max_size:
+            raise bad_input(f"`{name}` is {value}; the largest page is {max_size}", name)
+    return PageRequest(
+        limit=last if last is not None else (first if first is not None else default),
+        backward=last is not None,
+        after=decode_cursor(after, "after") if after else None,
+        before=decode_cursor(before, "before") if before else None,
+    )
+
+
+@dataclass(frozen=True)
+class Sort:
+    """A sort key: an SQL expression over the wrapped query's columns and its SQL type."""
+
+    column: str
+    sql_type: str
+    descending: bool = False
+
+
+def keyset_sql(base: str, args: list[Any], sort: Sort, page: PageRequest) -> tuple[str, list[Any]]:
+    """Wrap `base` (which selects `id` and the sort column) in keyset pagination, ties broken by id."""
+    args = list(args)
+    conditions = []
+    for cursor, is_after in ((page.after, True), (page.before, False)):
+        if cursor is None:
+            continue
+        # after → beyond the cursor in sort order; before → ahead of it
+        op = ">" if is_after != sort.descending else "<"
+        # the sort value travels as text and is cast in SQL, whatever its type
+        args += [None if cursor[0] is None else str(cursor[0]), cursor[1]]
+        conditions.append(
+            f"(q.{sort.column}, q.id) {op} (${len(args) - 1}::text::{sort.sql_type}, ${len(args)}::bigint)"
+        )
+    descending = sort.descending != page.backward
+    direction = "desc" if descending else "asc"
+    args.append(page.limit + 1)
+    where = f"where {' and '.join(conditions)}" if conditions else ""
+    sql = (f"select * from ({base}) q {where} "
+           f"order by q.{sort.column} {direction}, q.id {direction} limit ${len(args)}")
+    return sql, args
+
+
+def connection(rows: list, page: PageRequest, sort: Sort, build: Callable[[Any], T],
+               count: Callable[[], Awaitable[int]]) -> Connection[T]:
+    """Turn the limit+1 rows of keyset_sql into a Connection."""
+    has_more = len(rows) > page.limit
+    rows = list(rows[: page.limit])
+    if page.backward:
+        rows.reverse()
+    edges = [Edge(cursor=encode_cursor(_cursor_value(r[sort.column]), r["id"]), node=build(r)) for r in rows]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=has_more if not page.backward else page.before is not None,
+            has_previous_page=has_more if page.backward else page.after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        _count=count,
+    )
+
+
+def _cursor_value(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value

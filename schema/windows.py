@@ -1,0 +1,57 @@
+"""Date windows: `{from, to}` or `{lastDays}`, half-open, UTC."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import strawberry
+
+from service import queries as q
+
+from .errors import bad_input
+
+MAX_WINDOW_DAYS = 3660
+
+
+@strawberry.input(description="A half-open UTC date window [from, to), or the last N days including today.")
+class WindowInput:
+    from_: date | None = strawberry.field(name="from", default=None, description="First day (inclusive).")
+    to: date | None = strawberry.field(default=None, description="Day after the last day (exclusive).")
+    last_days: int | None = strawberry.field(default=None, description="The last N UTC days, today included.")
+
+
+@strawberry.type(description="The window a figure was measured over.")
+class Window:
+    from_: date = strawberry.field(name="from", description="First day (inclusive).")
+    to: date = strawberry.field(description="Day after the last day (exclusive).")
+
+
+async def today(info: strawberry.Info) -> date:
+    """Today in UTC as the database sees it (steward.clock()), once per request."""
+    ctx = info.context
+    if "today" not in ctx.extra:
+        ctx.extra["today"] = await ctx.db.fetchval(q.TODAY)
+    return ctx.extra["today"]
+
+
+async def resolve_window(info: strawberry.Info, window: WindowInput | None, default_days: int = 30,
+                         field: str = "window") -> tuple[date, date]:
+    if window is None:
+        window = WindowInput(last_days=default_days)
+    if window.last_days is not None:
+        if window.from_ is not None or window.to is not None:
+            raise bad_input("give either `lastDays` or `from` and `to`, not both", field)
+        if not 1 <= window.last_days <= MAX_WINDOW_DAYS:
+            raise bad_input(f"`lastDays` must be between 1 and {MAX_WINDOW_DAYS}", field)
+        end = await today(info) + timedelta(days=1)
+        return end - timedelta(days=window.last_days), end
+    return check_range(window.from_, window.to, field)
+
+
+def check_range(start: date | None, end: date | None, field: str) -> tuple[date, date]:
+    if start is None or end is None:
+        raise bad_input("a window needs both `from` and `to` (or `lastDays`)", field)
+    if end <= start:
+        raise bad_input("`to` must be after `from` (the window is [from, to))", field)
+    if (end - start).days > MAX_WINDOW_DAYS:
+        raise bad_input(f"a window spans at most {MAX_WINDOW_DAYS} days", field)
+    return start, end

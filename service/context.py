@@ -1,0 +1,53 @@
+"""The per-request context: one connection, its loaders, the caller."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from starlette.requests import Request
+
+from .auth import Principal
+from .config import Settings
+
+
+class Db:
+    """The request's one connection; queries from concurrent resolvers take turns on it."""
+
+    def __init__(self, conn: asyncpg.Connection):
+        self.conn = conn
+        self.statements = 0
+        self._lock = asyncio.Lock()
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        async with self._lock:
+            self.statements += 1
+            return await self.conn.fetch(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        async with self._lock:
+            self.statements += 1
+            return await self.conn.fetchrow(sql, *args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        async with self._lock:
+            self.statements += 1
+            return await self.conn.fetchval(sql, *args)
+
+
+@dataclass
+class Context:
+    db: Db
+    principal: Principal
+    settings: Settings
+    request: Request | None = None
+    loaders: Any = None
+    request_id: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.loaders is None:
+            from .loaders import Loaders
+
+            self.loaders = Loaders(self.db)

@@ -1,0 +1,61 @@
+"""The API through HTTP (httpx ASGITransport against the real app and a real database)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from service.app import create_app
+from service.auth import create_token
+from service.config import Settings
+from service.db import connect
+
+
+@dataclass
+class Api:
+    client: httpx.AsyncClient
+    url: str
+    app: object
+
+    async def post(self, query: str, variables: dict | None = None, token: str | None = None,
+                   headers: dict | None = None) -> httpx.Response:
+        all_headers = dict(headers or {})
+        if token:
+            all_headers["authorization"] = f"Bearer {token}"
+        body = {"query": query} | ({"variables": variables} if variables is not None else {})
+        return await self.client.post("/graphql", json=body, headers=all_headers)
+
+    async def gql(self, query: str, variables: dict | None = None, token: str | None = None) -> dict:
+        """POST a query and return the JSON body (errors included)."""
+        return (await self.post(query, variables, token)).json()
+
+    async def data(self, query: str, variables: dict | None = None, token: str | None = None) -> dict:
+        """POST a query that must succeed and return its data."""
+        body = await self.gql(query, variables, token)
+        assert "errors" not in body, body.get("errors")
+        return body["data"]
+
+
+async def start_api(db_url: str, settings: Settings | None = None):
+    app = create_app(settings or Settings(), db_url)
+    lifespan = app.router.lifespan_context(app)
+    await lifespan.__aenter__()
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://steward.test")
+    return Api(client, db_url, app), lifespan
+
+
+@pytest.fixture(scope="module")
+async def api(module_db_url: str) -> Api:
+    api, lifespan = await start_api(module_db_url)
+    yield api
+    await api.client.aclose()
+    await lifespan.__aexit__(None, None, None)
+
+
+async def make_token(db_url: str, org_slug: str, scopes: str = "read") -> str:
+    conn = await connect(db_url)
+    try:
+        return (await create_token(conn, org_slug, scopes.split(","), "test"))[1]
+    finally:
+        await conn.close()
