@@ -1,6 +1,7 @@
 """Date windows: `{from, to}` or `{lastDays}`, half-open, UTC."""
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 
 import strawberry
@@ -29,8 +30,9 @@ async def today(info: strawberry.Info) -> date:
     """Today in UTC as the database sees it (steward.clock()), once per request."""
     ctx = info.context
     if "today" not in ctx.extra:
-        ctx.extra["today"] = await ctx.db.fetchval(q.TODAY)
-    return ctx.extra["today"]
+        # resolvers of one request ask concurrently: they share one query
+        ctx.extra["today"] = asyncio.ensure_future(ctx.db.fetchval(q.TODAY))
+    return await ctx.extra["today"]
 
 
 async def resolve_window(info: strawberry.Info, window: WindowInput | None, default_days: int = 30,

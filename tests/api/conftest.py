@@ -59,3 +59,32 @@ async def make_token(db_url: str, org_slug: str, scopes: str = "read") -> str:
         return (await create_token(conn, org_slug, scopes.split(","), "test"))[1]
     finally:
         await conn.close()
+
+
+async def run_schema(db_url: str, token: str, query: str, variables: dict | None = None):
+    """Execute through the schema on one scoped connection; return (result, SQL statements run)."""
+    from schema import schema
+    from service.auth import authenticate
+    from service.context import Context, Db
+    from service.db import scope_transaction
+
+    settings = Settings()
+    conn = await connect(db_url)
+    try:
+        principal = await authenticate(conn, token)
+        statements: list[str] = []
+        async with conn.transaction(readonly=True):
+            await scope_transaction(conn, principal.org_id, settings.statement_timeout_ms)
+            conn.add_query_logger(lambda record: statements.append(record.query))
+            # asyncpg's own one-off type introspection is not the resolvers' doing
+            statements_of_resolvers = statements
+            context = Context(db=Db(conn), principal=principal, settings=settings)
+            result = await schema.execute(query, variable_values=variables, context_value=context)
+        return result, [s for s in statements_of_resolvers if not _asyncpg_internal(s)]
+    finally:
+        await conn.close()
+
+
+def _asyncpg_internal(statement: str) -> bool:
+    """asyncpg's one-off type introspection (and the JIT toggle around it)."""
+    return "typeinfo_tree" in statement or "current_setting('jit')" in statement
