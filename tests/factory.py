@@ -1,6 +1,7 @@
 """Hand-built rows for tests: one factory, keyword arguments for what matters."""
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import date, datetime, timedelta, timezone
 
@@ -15,6 +16,16 @@ def at(day: date | str, hour: float = 12) -> datetime:
     if isinstance(day, str):
         day = date.fromisoformat(day)
     return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(hours=hour)
+
+
+async def wait_until_blocked(observer, pid: int, timeout: float = 5.0) -> bool:
+    """Poll pg_stat_activity until backend `pid` waits on a lock."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if await observer.fetchval("select wait_event_type = 'Lock' from pg_stat_activity where pid = $1", pid):
+            return True
+        await asyncio.sleep(0.01)
+    return False
 
 
 class Factory:
@@ -120,4 +131,72 @@ class Factory:
             "select * from metrics.deployment_window(array[$1::bigint], $2::date, $3::date)",
             deployment_id, date.fromisoformat(start) if isinstance(start, str) else start,
             date.fromisoformat(end) if isinstance(end, str) else end,
+        )
+
+    # --- helpers for the SQL-layer suite -------------------------------------------------
+
+    async def as_org(self, org_id: int | None) -> None:
+        """Pin app.org_id for this transaction (functions scoped to "the current organization")."""
+        await self.conn.execute("select set_config('app.org_id', $1, true)", "" if org_id is None else str(org_id))
+
+    async def policy(self, org_id: int, **fields) -> None:
+        """Change the organization's health policy; `reopen_hours=` sets the reopen window."""
+        sets = [f"{name} = ${i}" if name != "reopen_hours" else f"reopen_window = make_interval(hours => ${i})"
+                for i, name in enumerate(fields, start=2)]
+        await self.conn.execute(
+            f"update steward.health_policies set {', '.join(sets)} where org_id = $1", org_id, *fields.values()
+        )
+
+    async def deactivate(self, person_id: int) -> None:
+        """The person left: deactivated, their assignments left as they are."""
+        await self.conn.execute(
+            "update steward.persons set active = false, deactivated_at = now() where id = $1", person_id
+        )
+
+    async def end_assignment(self, assignment_id: int, end: datetime) -> None:
+        await self.conn.execute(
+            "update steward.ownership_assignments set valid = tstzrange(lower(valid), $2, '[)') where id = $1",
+            assignment_id, end,
+        )
+
+    async def conversations(self, org_id: int, deployment_id: int, topic_id: int, started_at: datetime, n: int,
+                            **kwargs) -> None:
+        """`n` identical conversations (a minute apart) with the options of `conversation`."""
+        for i in range(n):
+            await self.conversation(org_id, deployment_id, topic_id, started_at + timedelta(minutes=i), **kwargs)
+
+    async def health(self, deployment_id: int) -> asyncpg.Record:
+        """metrics.deployment_health for one deployment; `codes` lists the reason codes in order."""
+        row = await self.conn.fetchrow(
+            "select h.*, array(select r->>'code' from jsonb_array_elements(h.reasons) r) as codes"
+            " from metrics.deployment_health h where h.deployment_id = $1",
+            deployment_id,
+        )
+        return row
+
+    async def rollup_mismatches(self) -> list[asyncpg.Record]:
+        """Rows where steward.conversation_daily differs from a fresh aggregate of the facts (both ways)."""
+        return await self.conn.fetch(
+            """
+            with fresh as (
+                select org_id, deployment_id, day,
+                       count(*)::integer as conversations,
+                       (count(*) filter (where addressable))::integer as addressable,
+                       (count(*) filter (where ai_engaged))::integer as ai_engaged,
+                       (count(*) filter (where ai_outcome))::integer as ai_outcomes,
+                       (count(*) filter (where addressable and ai_outcome and not reopened))::integer as ai_resolved,
+                       (count(*) filter (where ai_outcome and reopened))::integer as reopened,
+                       (count(*) filter (where addressable and outcome = 'ESCALATED'))::integer as escalated
+                from internals.conversation_facts
+                group by org_id, deployment_id, day
+            ),
+            stored as (
+                select org_id, deployment_id, day, conversations, addressable, ai_engaged, ai_outcomes,
+                       ai_resolved, reopened, escalated
+                from steward.conversation_daily
+            )
+            (select 'missing' as side, * from (table fresh except table stored) a)
+            union all
+            (select 'stale' as side, * from (table stored except table fresh) b)
+            """
         )

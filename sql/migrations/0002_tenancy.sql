@@ -17,7 +17,8 @@ end $$;
 -- The service: data access only, always through row-level security.
 grant usage on schema steward to steward_app;
 grant select, insert, update on all tables in schema steward to steward_app;
-revoke update on steward.organizations from steward_app;
+-- Organizations are created by the owner (CLI, `steward demo`), never through the service.
+revoke insert, update on steward.organizations from steward_app;
 revoke insert, update on steward.api_tokens from steward_app;
 grant delete on steward.conversation_daily to steward_app;
 grant usage on all sequences in schema steward to steward_app;

@@ -32,8 +32,12 @@ select
           and c.channel = any (w.channels) and p.active @> c.started_at
     ) as addressable,
     c.outcome = 'AI_RESOLVED' as ai_outcome,
-    -- reopened within the org's reopen window after resolution (half-open)
-    coalesce(c.outcome = 'AI_RESOLVED' and c.reopened_at < coalesce(c.resolved_at, c.started_at) + pol.reopen_window,
+    -- reopened within the org's reopen window after resolution (half-open).
+    -- Compared in seconds: timestamptz + interval '3 days' would follow the
+    -- session time zone's DST changes and classify differently per session.
+    coalesce(c.outcome = 'AI_RESOLVED'
+             and extract(epoch from c.reopened_at - coalesce(c.resolved_at, c.started_at))
+                 < extract(epoch from pol.reopen_window),
              false) as reopened
 from steward.conversations c
 join steward.health_policies pol on pol.org_id = c.org_id;
@@ -51,7 +55,10 @@ begin
     if coalesce(cardinality(p_deployment_ids), 0) = 0 then
         return;
     end if;
-    foreach dep in array (select array_agg(distinct x order by x) from unnest(p_deployment_ids) x)
+    -- A deployment being deleted in this statement (cascade) has no rollup to rebuild;
+    -- inserting one would violate the foreign key.
+    p_deployment_ids := array(select d.id from steward.deployments d where d.id = any (p_deployment_ids) order by d.id);
+    foreach dep in array p_deployment_ids
     loop
         perform pg_advisory_xact_lock(hashtextextended('steward.conversation_daily', dep));
     end loop;
@@ -72,8 +79,10 @@ begin
            count(*) filter (where f.addressable and f.outcome = 'ESCALATED')
     from internals.conversation_facts f
     where f.deployment_id = any (p_deployment_ids)
+      -- date + 1, not timestamptz + interval '1 day': the latter is 23 or 25 hours
+      -- across a DST change of the session time zone and would cut a UTC day short
       and (p_days is null or (f.started_at >= internals.utc((select min(d) from unnest(p_days) d))
-                              and f.started_at < internals.utc((select max(d) from unnest(p_days) d)) + interval '1 day'
+                              and f.started_at < internals.utc((select max(d) from unnest(p_days) d) + 1)
                               and f.day = any (p_days)))
     group by f.org_id, f.deployment_id, f.day;
 end $$;
@@ -151,6 +160,10 @@ create trigger workflow_periods_rollup_delete after delete on steward.workflow_p
 create trigger workflows_rollup_update after update on steward.workflows
     referencing old table as old_rows new table as new_rows
     for each statement execute function internals.coverage_changed();
+-- Deleting a workflow cascades to its periods, but by the time their trigger
+-- runs the workflow row (and with it the deployment id) is gone: refresh here.
+create trigger workflows_rollup_delete after delete on steward.workflows
+    referencing old table as old_rows for each statement execute function internals.coverage_changed();
 
 -- A new reopen window reclassifies every conversation of the organization.
 create function internals.policy_changed() returns trigger

@@ -1,6 +1,9 @@
 -- Window metrics: one row per deployment for a half-open UTC date window
 -- [p_from, p_to). The API's Deployment.metrics and weekly series and the BI
 -- views all read this function; it is the only place the rates are defined.
+-- Metric functions have SQL-standard bodies (begin atomic): their names are
+-- resolved when they are created, so bi_reader, which has no usage on the
+-- steward and internals schemas, can still run them (grants in 040).
 create type metrics.window_metrics as (
     deployment_id              bigint,
     org_id                     bigint,
@@ -32,7 +35,7 @@ create type metrics.window_metrics as (
 create function metrics.deployment_window(p_deployment_ids bigint[], p_from date, p_to date)
 returns setof metrics.window_metrics
 language sql stable
-as $$
+begin atomic
     select
         d.id,
         d.org_id,
@@ -122,18 +125,18 @@ as $$
                         else 'empty'::tstzrange end as span
         ) s
     ) g
-    where d.id = any (p_deployment_ids) and p_from < p_to
-$$;
+    where d.id = any (p_deployment_ids) and p_from < p_to;
+end;
 
 -- ISO weeks (Monday starts, UTC) intersecting [p_from, p_to), each measured
 -- over its whole week (window_from .. window_to), for charts.
 create function metrics.deployment_weeks(p_deployment_ids bigint[], p_from date, p_to date)
 returns setof metrics.window_metrics
 language sql stable
-as $$
+begin atomic
     select m.*
     from generate_series(date_trunc('week', p_from::timestamp), p_to::timestamp - interval '1 day', interval '7 days') wk
     cross join lateral metrics.deployment_window(p_deployment_ids, wk::date, wk::date + 7) m
     where p_from < p_to
-    order by m.deployment_id, m.window_from
-$$;
+    order by m.deployment_id, m.window_from;
+end;

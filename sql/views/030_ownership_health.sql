@@ -32,6 +32,8 @@ from steward.ownership_assignments oa;
 
 -- One status per deployment, with every reason that applies. Status is the
 -- most severe reason: UNOWNED > STALE > AT_RISK > HEALTHY.
+-- Day limits are counted in 24-hour days: interval 'N days' would follow the
+-- session time zone's DST changes.
 create view metrics.deployment_health with (security_invoker = true) as
 with base as (
     select
@@ -67,23 +69,24 @@ reasons as (
             case when b.last_update_at is null then 'No workflow update has ever been recorded.'
                  else format('No workflow update for %s days (limit %s).',
                              floor(extract(epoch from (b.as_of - b.last_update_at)) / 86400), b.stale_update_days) end,
-            b.last_update_at is null or b.last_update_at < b.as_of - make_interval(days => b.stale_update_days)),
+            b.last_update_at is null or b.last_update_at < b.as_of - make_interval(hours => 24 * b.stale_update_days)),
         (2, 'NO_RECENT_REVIEW',
             case when b.last_review_at is null then 'No performance review has ever been recorded.'
                  else format('No performance review for %s days (limit %s).',
                              floor(extract(epoch from (b.as_of - b.last_review_at)) / 86400), b.stale_review_days) end,
-            b.last_review_at is null or b.last_review_at < b.as_of - make_interval(days => b.stale_review_days)),
+            b.last_review_at is null or b.last_review_at < b.as_of - make_interval(hours => 24 * b.stale_review_days)),
         (1, 'OWNER_OUTSIDE_CX', format('The owner works in %s, not in CX.', b.person_function),
             b.person_id is not null and b.person_active and b.person_function <> 'CX'),
         (1, 'OWNER_LOW_FTE', format('The owner spends %s FTE on AI (minimum %s).', b.fte_on_ai, b.min_owner_fte),
             b.person_id is not null and b.person_active and b.fte_on_ai < b.min_owner_fte),
         (1, 'REVIEW_OVERDUE', format('No performance review in the last %s days.', b.review_due_days),
-            b.last_review_at is null or b.last_review_at < b.as_of - make_interval(days => b.review_due_days)),
+            b.last_review_at is null or b.last_review_at < b.as_of - make_interval(hours => 24 * b.review_due_days)),
         (1, 'ARR_DECLINING',
             format('Addressable resolution rate fell from %s%% to %s%% (last 4 weeks vs the 4 before).',
                    round((b.arr_previous * 100)::numeric, 1), round((b.arr_recent * 100)::numeric, 1)),
+            -- rounded: in double precision 50% - 45% is 4.999999999999999 points
             b.arr_recent is not null and b.arr_previous is not null
-              and (b.arr_previous - b.arr_recent) * 100 >= b.arr_drop_points)
+              and round(((b.arr_previous - b.arr_recent) * 100)::numeric, 6) >= b.arr_drop_points)
     ) as r(severity, code, message, applies)
     where r.applies
 )
@@ -115,7 +118,7 @@ returns table (
     score               numeric
 )
 language sql stable
-as $$
+begin atomic
     select s.deployment_id, s.topic_id,
            row_number() over (partition by s.deployment_id order by s.score desc, s.uncovered desc, s.topic_id),
            s.conversations, s.uncovered, s.uncovered_escalated, s.escalation_cost, s.score
@@ -131,8 +134,8 @@ as $$
           and f.started_at >= internals.utc(p_from) and f.started_at < internals.utc(p_to)
         group by f.deployment_id, f.topic_id, t.escalation_cost
     ) s
-    where s.uncovered > 0
-$$;
+    where s.uncovered > 0;
+end;
 
 -- Deployment-weeks (whole ISO weeks inside the window) of the current
 -- organization with their ownership and update cadence.
@@ -146,7 +149,7 @@ returns table (
     ai_resolved      bigint
 )
 language sql stable
-as $$
+begin atomic
     select m.deployment_id, m.window_from,
            m.ownership_gap_days < 3.5,
            case when m.workflow_updates = 0 then 'NONE'
@@ -156,10 +159,13 @@ as $$
            m.addressable, m.ai_resolved
     from steward.deployments d
     cross join lateral metrics.deployment_weeks(array[d.id], p_from, p_to) m
-    where m.window_from >= p_from and m.window_to <= p_to
+    -- explicit, not only row-level security: the owner role bypasses it and
+    -- would otherwise pool every organization's weeks
+    where d.org_id = steward.current_org_id()
+      and m.window_from >= p_from and m.window_to <= p_to
       and m.window_to <= (steward.clock() at time zone 'UTC')::date + 1
-      and m.window_from >= (d.launched_at at time zone 'UTC')::date
-$$;
+      and m.window_from >= (d.launched_at at time zone 'UTC')::date;
+end;
 
 -- The article's finding from the organization's own data: ARR in owned vs
 -- unowned deployment-weeks, and by weekly update cadence.
@@ -167,7 +173,7 @@ create function metrics.ownership_impact(p_from date, p_to date)
 returns table (dimension text, bucket text, deployment_weeks bigint, addressable bigint, ai_resolved bigint,
                addressable_resolution_rate double precision)
 language sql stable
-as $$
+begin atomic
     with w as (select * from metrics.deployment_week_facts(p_from, p_to))
     select 'OWNERSHIP', case when owned then 'OWNED' else 'UNOWNED' end, count(*),
            sum(addressable)::bigint, sum(ai_resolved)::bigint, internals.ratio(sum(ai_resolved), sum(addressable))
@@ -175,8 +181,8 @@ as $$
     union all
     select 'CADENCE', cadence_bucket, count(*),
            sum(addressable)::bigint, sum(ai_resolved)::bigint, internals.ratio(sum(ai_resolved), sum(addressable))
-    from w group by cadence_bucket
-$$;
+    from w group by cadence_bucket;
+end;
 
 -- One row for the current organization: health counts and owned share now.
 create view metrics.ownership_overview with (security_invoker = true) as

@@ -140,7 +140,27 @@ comment on view metrics.deployment_health is 'Health status and reasons per depl
 comment on view metrics.ownership_overview is 'Per organization: deployments by health status and owned share.';
 comment on view metrics.ownership_impact_last_90_days is 'ARR in owned vs unowned deployment-weeks and by update cadence, last 90 days.';
 
-grant usage on schema metrics, internals to steward_app, bi_reader;
-grant select on all tables in schema metrics to steward_app, bi_reader;
-grant execute on all functions in schema metrics, internals to steward_app, bi_reader;
-grant select on internals.glossary to steward_app, bi_reader;
+-- The service reads the contract and maintains the rollup (its triggers read
+-- internals.conversation_facts as the writing role).
+grant usage on schema metrics, internals to steward_app;
+grant select on all tables in schema metrics to steward_app;
+grant execute on all functions in schema metrics, internals to steward_app;
+grant select on internals.conversation_facts, internals.glossary to steward_app;
+
+-- BI readers get the metrics schema and nothing else by name: no usage on
+-- steward or internals, so `select … from steward.persons` is refused. The
+-- views are security_invoker (row-level security applies to the reader) and
+-- the metric functions have SQL-standard bodies (begin atomic), resolved when
+-- created, so neither looks a name up in those schemas when a reader runs
+-- them; the executor still checks select on the tables underneath, hence
+-- the grants below, which cannot be used directly without schema usage.
+-- api_tokens is deliberately absent.
+grant usage on schema metrics to bi_reader;
+grant select on all tables in schema metrics to bi_reader;
+grant execute on all functions in schema metrics to bi_reader;
+grant select on internals.conversation_facts to bi_reader;
+grant select on steward.organizations, steward.health_policies, steward.persons, steward.deployments,
+                steward.ownership_assignments, steward.topics, steward.workflows, steward.workflow_periods,
+                steward.workflow_updates, steward.performance_reviews, steward.conversations,
+                steward.conversation_daily
+    to bi_reader;
