@@ -24,13 +24,7 @@ select
     c.outcome,
     -- the AI was set up to answer: a workflow for this topic covered the
     -- channel at the instant the conversation started
-    exists (
-        select 1
-        from steward.workflows w
-        join steward.workflow_periods p on p.org_id = w.org_id and p.workflow_id = w.id
-        where w.org_id = c.org_id and w.deployment_id = c.deployment_id and w.topic_id = c.topic_id
-          and c.channel = any (w.channels) and p.active @> c.started_at
-    ) as addressable,
+    cov.covered is not null as addressable,
     c.outcome = 'AI_RESOLVED' as ai_outcome,
     -- reopened within the org's reopen window after resolution (half-open).
     -- Compared in seconds: timestamptz + interval '3 days' would follow the
@@ -40,7 +34,17 @@ select
                  < extract(epoch from pol.reopen_window),
              false) as reopened
 from steward.conversations c
-join steward.health_policies pol on pol.org_id = c.org_id;
+join steward.health_policies pol on pol.org_id = c.org_id
+-- a lateral join, not exists() in the select list: the flag is used several
+-- times per row by the aggregates, and a subplan there would run each time
+left join lateral (
+    select true as covered
+    from steward.workflows w
+    join steward.workflow_periods p on p.org_id = w.org_id and p.workflow_id = w.id
+    where w.org_id = c.org_id and w.deployment_id = c.deployment_id and w.topic_id = c.topic_id
+      and c.channel = any (w.channels) and p.active @> c.started_at
+    limit 1
+) cov on true;
 
 -- Recompute the rollup rows of the given deployments (all days, or only the
 -- given days). Serialised per deployment so concurrent writers cannot
