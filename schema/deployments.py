@@ -9,6 +9,7 @@ import strawberry
 
 from .activity import (Channel, Review, Workflow, WorkflowUpdate, WorkflowUpdateKind, list_children,
                        update_conditions)
+from .audit import OwnershipChange, deployment_audit_log
 from .errors import bad_input
 from .metrics import DeploymentMetrics, TopicOpportunity, WeeklyMetric
 from .people import OwnershipAssignment, Person, escape_like
@@ -103,6 +104,13 @@ class Deployment(Node):
     @strawberry.field(description="Every ownership period, newest first. History is never rewritten.")
     async def ownership_history(self, info: strawberry.Info) -> list[OwnershipAssignment]:
         return [OwnershipAssignment.from_row(r) for r in await info.context.loaders.history.load(self.pk)]
+
+    @strawberry.field(description="Ownership changes of this deployment made through the API, newest first.")
+    async def audit_log(
+        self, info: strawberry.Info,
+        first: int | None = None, after: str | None = None, last: int | None = None, before: str | None = None,
+    ) -> Connection[OwnershipChange]:
+        return await deployment_audit_log(info, self.pk, first, after, last, before)
 
     @strawberry.field(description="Health status and reasons, as of now, under the organization's policy.")
     async def health(self, info: strawberry.Info) -> Health:

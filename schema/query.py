@@ -6,6 +6,7 @@ import strawberry
 from service import queries as q
 
 from .activity import Review, Topic, Workflow, WorkflowUpdate, WorkflowUpdateFilter, workflow_updates
+from .audit import AuditLogFilter, OwnershipChange, audit_log
 from .deployments import Deployment, DeploymentFilter, DeploymentOrder, deployments
 from .errors import bad_input, not_found
 from .metrics import OwnershipSummary
@@ -91,3 +92,11 @@ class Query:
     async def ownership_summary(self, info: strawberry.Info, org_slug: str | None = None,
                                 window: WindowInput | None = None) -> OwnershipSummary:
         return await ownership_summary(info, await org_id_for(info, org_slug), window)
+
+    @strawberry.field(description="Ownership changes made through the API (who, which token, when, before, after, "
+                                  "why), newest first.")
+    async def audit_log(
+        self, info: strawberry.Info, filter: AuditLogFilter | None = None,
+        first: int | None = None, after: str | None = None, last: int | None = None, before: str | None = None,
+    ) -> Connection[OwnershipChange]:
+        return await audit_log(info, filter, first, after, last, before)

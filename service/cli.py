@@ -60,7 +60,31 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         summary = asyncio.run(load_demo(url))
         say(summary)
         asyncio.run(print_reference_figures(url))
+        tokens = asyncio.run(_demo_tokens(url, REFERENCE_ORGS))
+    print("\nAPI tokens (shown once, stored hashed; loading the demo again replaces them):")
+    for slug, kind, scopes, token in tokens:
+        print(f"  {slug:<22} {kind:<6} {token}   ({scopes})")
+    print("\nTry: curl -s http://127.0.0.1:8000/graphql -H 'content-type: application/json'"
+          " -H 'authorization: Bearer <a read token>'"
+          " -d '{\"query\": \"{ deployments { edges { node { key owner { name } health { status } } } } }\"}'")
     return 0
+
+
+# The organizations of the reference figures, and the tokens `steward demo` prints for each.
+REFERENCE_ORGS = ("lumen-beauty", "harbor-home", "northwind-outfitters")
+DEMO_TOKENS = (("read", "read"), ("write", "read,write:owners,write:activity"))
+
+
+async def _demo_tokens(url: str, slugs: tuple[str, ...]) -> list[tuple[str, str, str, str]]:
+    """A read token and a write token for each demo organization."""
+    from .auth import create_token
+
+    conn = await connect(url)
+    try:
+        return [(slug, kind, scopes, (await create_token(conn, slug, scopes.split(","), f"demo-{kind}"))[1])
+                for slug in slugs for kind, scopes in DEMO_TOKENS]
+    finally:
+        await conn.close()
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:

@@ -1,0 +1,82 @@
+"""The Mutation root: automation changes owners and records activity through these.
+
+Scopes: assignOwner, unassignOwner, deactivatePerson, createPerson and updatePerson
+need `write:owners`; recordWorkflowUpdate and recordReview need `write:activity`;
+createDeployment, updateDeployment and setHealthPolicy need `admin` (which implies
+every other scope). A missing scope is a PermissionError member; nothing is written.
+"""
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from . import activity_mutations as activity
+from . import admin_mutations as admin
+from . import owners_mutations as owners
+from . import people_mutations as people
+from .activity_mutations import (RecordReviewInput, RecordReviewPayload, RecordWorkflowUpdateInput,
+                                 RecordWorkflowUpdatePayload)
+from .admin_mutations import (CreateDeploymentInput, CreateDeploymentPayload, SetHealthPolicyInput,
+                              SetHealthPolicyPayload, UpdateDeploymentInput, UpdateDeploymentPayload)
+from .owners_mutations import (AssignOwnerInput, AssignOwnerPayload, DeactivatePersonInput, DeactivatePersonPayload,
+                               UnassignOwnerInput, UnassignOwnerPayload)
+from .people_mutations import CreatePersonInput, CreatePersonPayload, UpdatePersonInput, UpdatePersonPayload
+
+INPUT = strawberry.argument(description="What to change, with an optional idempotencyKey.")
+
+
+@strawberry.type(description="Changes, for automation. Every mutation takes an optional idempotencyKey.")
+class Mutation:
+    @strawberry.mutation(description="Make a person the accountable owner of a deployment: ends the current "
+                                     "owner's period and opens the new one at effectiveAt, in one transaction. "
+                                     "Needs write:owners.")
+    async def assign_owner(self, info: strawberry.Info,
+                           input: Annotated[AssignOwnerInput, INPUT]) -> AssignOwnerPayload:
+        return await owners.assign_owner(info, input)
+
+    @strawberry.mutation(description="End a deployment's ownership: it becomes UNOWNED. Needs write:owners.")
+    async def unassign_owner(self, info: strawberry.Info,
+                             input: Annotated[UnassignOwnerInput, INPUT]) -> UnassignOwnerPayload:
+        return await owners.unassign_owner(info, input)
+
+    @strawberry.mutation(description="A person left: mark them inactive and end every ownership they hold; lists "
+                                     "the deployments left UNOWNED. Needs write:owners.")
+    async def deactivate_person(self, info: strawberry.Info,
+                                input: Annotated[DeactivatePersonInput, INPUT]) -> DeactivatePersonPayload:
+        return await owners.deactivate_person(info, input)
+
+    @strawberry.mutation(description="Add a person who can own AI. Needs write:owners.")
+    async def create_person(self, info: strawberry.Info,
+                            input: Annotated[CreatePersonInput, INPUT]) -> CreatePersonPayload:
+        return await people.create_person(info, input)
+
+    @strawberry.mutation(description="Change a person's details. Needs write:owners.")
+    async def update_person(self, info: strawberry.Info,
+                            input: Annotated[UpdatePersonInput, INPUT]) -> UpdatePersonPayload:
+        return await people.update_person(info, input)
+
+    @strawberry.mutation(description="Add a deployment. Needs admin.")
+    async def create_deployment(self, info: strawberry.Info,
+                                input: Annotated[CreateDeploymentInput, INPUT]) -> CreateDeploymentPayload:
+        return await admin.create_deployment(info, input)
+
+    @strawberry.mutation(description="Change a deployment's details or status. Needs admin.")
+    async def update_deployment(self, info: strawberry.Info,
+                                input: Annotated[UpdateDeploymentInput, INPUT]) -> UpdateDeploymentPayload:
+        return await admin.update_deployment(info, input)
+
+    @strawberry.mutation(description="Record a workflow update (a change to the AI). Needs write:activity.")
+    async def record_workflow_update(self, info: strawberry.Info,
+                                     input: Annotated[RecordWorkflowUpdateInput, INPUT]) -> RecordWorkflowUpdatePayload:
+        return await activity.record_workflow_update(info, input)
+
+    @strawberry.mutation(description="Record a performance review. Needs write:activity.")
+    async def record_review(self, info: strawberry.Info,
+                            input: Annotated[RecordReviewInput, INPUT]) -> RecordReviewPayload:
+        return await activity.record_review(info, input)
+
+    @strawberry.mutation(description="Change the organization's health thresholds and reopen window. Needs admin.")
+    async def set_health_policy(self, info: strawberry.Info,
+                                input: Annotated[SetHealthPolicyInput, INPUT]) -> SetHealthPolicyPayload:
+        return await admin.set_health_policy(info, input)

@@ -1,0 +1,221 @@
+"""Running a mutation: scope check, idempotency key, one savepoint, typed errors instead of exceptions.
+
+Every mutation's work runs inside its own savepoint of the request transaction.
+An expected failure (`Fail`, or a constraint the database enforces) rolls the
+savepoint back, so nothing the mutation did survives, and becomes a typed error
+member of the payload. Success payloads hold only ids and flags, so the first
+answer to an idempotency key can be stored as JSON and replayed.
+"""
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+from typing import Any, Awaitable, Callable, TypeVar
+
+import asyncpg
+import strawberry
+
+from service import audit, idempotency
+from service.loaders import Loaders
+
+from .errors import (ApiError, ConflictError, NotFoundError, PermissionError, UserError,
+                     ValidationError)
+from .relay import from_global_id
+
+# How far in the future a caller's effectiveAt may be (its clock ahead of ours); it then counts as now.
+CLOCK_SKEW = timedelta(minutes=1)
+MAX_REASON = 1000
+
+IDEMPOTENCY_KEY = ("Optional, 1-200 characters, unique to this change: a retry with the same key and the same input "
+                   "returns the first answer and writes nothing more; the same key with another input is a "
+                   "ConflictError. Kept per token for 24 hours.")
+REPLAYED = ("True when this is the stored answer to an earlier request with the same idempotencyKey: nothing was "
+            "written now (objects are shown as they are now).")
+
+S = TypeVar("S")
+SUCCESS_TYPES: dict[str, type] = {}
+_PINNED = "write_clock_pinned"  # ctx.extra: steward.now was pinned by an earlier mutation of this request
+
+
+class Fail(Exception):
+    """Raised inside a mutation's work: roll its savepoint back and answer with `error`."""
+
+    def __init__(self, error: UserError):
+        super().__init__(error.message)
+        self.error = error
+
+
+def invalid(message: str, field: str | None = None) -> Fail:
+    return Fail(ValidationError(message=message, field=field))
+
+
+def conflict(message: str, field: str | None = None) -> Fail:
+    return Fail(ConflictError(message=message, field=field))
+
+
+def missing(what: str, field: str | None = None) -> Fail:
+    return Fail(NotFoundError(message=f"{what} not found", field=field))
+
+
+def success(cls: type[S]) -> type[S]:
+    """Register a success payload type (ids and flags only, plus `replayed`) for idempotent replay."""
+    SUCCESS_TYPES[cls.__name__] = cls
+    return cls
+
+
+def to_record(result: Any) -> dict:
+    # resolver fields are dataclass fields too (their value is the bound resolver): leave them out
+    values = {f.name: getattr(result, f.name) for f in dataclasses.fields(result) if f.name != "replayed"}
+    return {"type": type(result).__name__, "fields": {k: v for k, v in values.items() if not callable(v)}}
+
+
+def from_record(record: dict) -> Any:
+    return SUCCESS_TYPES[record["type"]](**record["fields"], replayed=True)
+
+
+class Write:
+    """What a mutation's work gets: the request's connection, the caller, and the instant of the write."""
+
+    def __init__(self, info: strawberry.Info):
+        self.ctx = info.context
+        self.db = info.context.db
+        self.principal = info.context.principal
+        self.org_id = info.context.principal.org_id
+        self._now: datetime | None = None
+        self._actor: audit.Actor | None = None
+
+    async def now(self) -> datetime:
+        """The instant of this write, read once, after the work has taken its locks.
+
+        clock_timestamp(), not now(): requests that queue on one deployment's lock
+        must get increasing instants in the order they take it. A test may pin
+        steward.now for the transaction; then that is the instant.
+        """
+        if self._now is None:
+            if self.ctx.extra.get(_PINNED):
+                self._now = await self.db.fetchval("select clock_timestamp()")
+            else:
+                self._now = await self.db.fetchval(
+                    "select coalesce(nullif(current_setting('steward.now', true), '')::timestamptz,"
+                    " clock_timestamp())")
+        return self._now
+
+    async def effective(self, value: datetime | None, field: str = "effectiveAt") -> datetime:
+        """When a change takes effect: now by default; the past is allowed, the future is not."""
+        now = await self.now()
+        if value is None:
+            return now
+        if value.tzinfo is None:
+            raise invalid("give a time zone offset (e.g. 2026-03-01T09:00:00Z)", field)
+        if value > now + CLOCK_SKEW:
+            raise invalid(f"{field} is in the future; changes are recorded when they happen, not scheduled",
+                          field)
+        return min(value, now)
+
+    async def actor(self) -> audit.Actor:
+        if self._actor is None:
+            self._actor = await audit.actor(self.db, self.org_id, self.principal.token_id, self.ctx.request_id)
+        return self._actor
+
+    def decode(self, global_id: str, type_name: str, field: str) -> int:
+        """A global ID of `type_name`: malformed → ValidationError, another type → NotFoundError."""
+        try:
+            return from_global_id(global_id, type_name, field=field)[1]
+        except ApiError as exc:
+            if exc.extensions["code"] == "NOT_FOUND":
+                raise missing(type_name, field) from None
+            raise invalid(str(exc), field) from None
+
+
+def text(value: str | None, field: str, *, required: bool = False, limit: int = MAX_REASON) -> str | None:
+    """Trimmed text, or None when blank; required text must not be blank."""
+    value = value.strip() if value is not None else None
+    if not value:
+        if required:
+            raise invalid(f"{field} must not be blank", field)
+        return None
+    if len(value) > limit:
+        raise invalid(f"{field} is longer than {limit} characters", field)
+    return value
+
+
+async def run(info: strawberry.Info, operation: str, scope: str, input: Any,
+              work: Callable[[Write], Awaitable[Any]]) -> Any:
+    """Run one mutation's `work` under the rules above; return its success or a typed error."""
+    ctx = info.context
+    principal = ctx.principal
+    if not principal.can(scope):
+        return PermissionError(message=f"this token lacks the {scope!r} scope that {operation} needs")
+    key = getattr(input, "idempotency_key", None)
+    if key is not None and not 1 <= len(key) <= idempotency.MAX_KEY_LENGTH:
+        return ValidationError(message=f"idempotencyKey must be 1 to {idempotency.MAX_KEY_LENGTH} characters",
+                               field="idempotencyKey")
+    await _lock_timeout(ctx)
+    write = Write(info)
+    try:
+        async with ctx.db.conn.transaction():  # a savepoint inside the request transaction
+            if key is not None:
+                digest = idempotency.request_hash(operation, input)
+                earlier = await idempotency.claim(ctx.db, principal.org_id, principal.token_id, key,
+                                                  operation, digest)
+                if earlier is not None:
+                    if (earlier.operation, earlier.request_hash) != (operation, digest) or earlier.response is None:
+                        raise conflict("this idempotencyKey was already used with a different input",
+                                       "idempotencyKey")
+                    return from_record(earlier.response)
+            result = await work(write)
+            if key is not None:
+                await idempotency.remember(ctx.db, principal.org_id, principal.token_id, key, to_record(result))
+    except Fail as failure:
+        return failure.error
+    except asyncpg.PostgresError as exc:
+        error = translate(exc)
+        if error is None:
+            raise
+        return error
+    await _settle(ctx, write)
+    return result
+
+
+async def _lock_timeout(ctx) -> None:
+    """Waiting for another writer's lock ends in a ConflictError well before the statement timeout."""
+    if "lock_timeout_set" not in ctx.extra:
+        timeout = max(100, ctx.settings.statement_timeout_ms * 3 // 5)
+        await ctx.db.fetch("select set_config('lock_timeout', $1, true)", f"{timeout}ms")
+        ctx.extra["lock_timeout_set"] = True
+
+
+async def _settle(ctx, write: Write) -> None:
+    """After a write: the payload reads the new state, as of the write's instant."""
+    if write._now is not None:
+        # metrics views read steward.clock(); the write's instant may be later than now() (the
+        # transaction start) when the request queued on a lock
+        await ctx.db.fetch("select set_config('steward.now', $1, true)", write._now.isoformat())
+        ctx.extra[_PINNED] = True
+    ctx.loaders = Loaders(ctx.db)
+    ctx.extra.pop("today", None)
+
+
+# Unique constraints → the input field at fault.
+UNIQUE_FIELDS = {"persons_email_key": "email", "deployments_org_id_key_key": "key"}
+
+
+def translate(exc: asyncpg.PostgresError) -> UserError | None:
+    """The database refused an expected kind of change: the typed error for it (None: unexpected)."""
+    constraint = getattr(exc, "constraint_name", None)
+    if isinstance(exc, asyncpg.ExclusionViolationError):
+        if constraint == "one_accountable_owner":
+            return ConflictError(message="the ownership period would overlap another one: a deployment has one "
+                                         "accountable owner at a time", field="effectiveAt")
+        return ConflictError(message="the change overlaps an existing period")
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        field = UNIQUE_FIELDS.get(constraint or "")
+        return ConflictError(message=f"{field or 'a value'} is already taken in this organization", field=field)
+    if isinstance(exc, asyncpg.CheckViolationError):
+        return ValidationError(message=exc.message)
+    if isinstance(exc, asyncpg.ForeignKeyViolationError):
+        return NotFoundError(message="a referenced object does not exist in this organization")
+    if isinstance(exc, (asyncpg.DeadlockDetectedError, asyncpg.LockNotAvailableError,
+                        asyncpg.SerializationError)):
+        return ConflictError(message="a concurrent change got in the way; retry the request")
+    return None
