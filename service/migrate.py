@@ -12,6 +12,8 @@ MIGRATIONS_DIR = SQL_DIR / "migrations"
 VIEWS_DIR = SQL_DIR / "views"
 # Schemas rebuilt from sql/views on every change: nothing else may live there.
 REPEATABLE_SCHEMAS = ("metrics", "internals")
+# The file that classifies conversations: when it changes, the rollups are recomputed.
+ROLLUP_FILE = "010_facts.sql"
 LOCK_KEY = 0x5E7A4D  # pg_advisory_lock key: one migrator at a time per database
 
 
@@ -76,6 +78,7 @@ create table if not exists steward_meta.views_state (
     checksum    text not null,
     rebuilt_at  timestamptz not null default now()
 );
+alter table steward_meta.views_state add column if not exists rollup_checksum text;
 """
 
 
@@ -140,9 +143,15 @@ async def migrate(conn: asyncpg.Connection) -> Report:
         await conn.execute("select pg_advisory_unlock($1)", LOCK_KEY)
 
 
+def rollup_checksum() -> str:
+    return hashlib.sha256((VIEWS_DIR / ROLLUP_FILE).read_bytes()).hexdigest()
+
+
 async def _rebuild_views(conn: asyncpg.Connection, checksum: str) -> None:
-    """Drop and recreate the repeatable schemas in one transaction, then refresh rollups."""
+    """Drop and recreate the repeatable schemas in one transaction; refresh rollups if their rules changed."""
+    rollup = rollup_checksum()
     async with conn.transaction():
+        previous_rollup = await conn.fetchval("select rollup_checksum from steward_meta.views_state")
         for schema in REPEATABLE_SCHEMAS:
             await conn.execute(f"drop schema if exists {schema} cascade; create schema {schema};")
         for path in sorted(VIEWS_DIR.glob("*.sql")):
@@ -150,10 +159,14 @@ async def _rebuild_views(conn: asyncpg.Connection, checksum: str) -> None:
                 await conn.execute(path.read_text())
             except asyncpg.PostgresError as exc:
                 raise MigrationError(f"{path.name}: {exc}") from exc
-        # The classification rules may have changed: recompute what the rollups hold.
-        await conn.execute("select internals.refresh_conversation_daily(array(select id from steward.deployments))")
+        if previous_rollup != rollup:
+            # the classification rules changed: recompute what the rollups hold
+            # (minutes at tens of millions of conversations, so only then)
+            await conn.execute(
+                "select internals.refresh_conversation_daily(array(select id from steward.deployments))")
         await conn.execute(
-            "insert into steward_meta.views_state (checksum) values ($1)"
-            " on conflict (singleton) do update set checksum = excluded.checksum, rebuilt_at = now()",
-            checksum,
+            "insert into steward_meta.views_state (checksum, rollup_checksum) values ($1, $2)"
+            " on conflict (singleton) do update set checksum = excluded.checksum,"
+            " rollup_checksum = excluded.rollup_checksum, rebuilt_at = now()",
+            checksum, rollup,
         )

@@ -14,7 +14,7 @@ UPDATES_BY_ID = "select * from steward.workflow_updates where id = any($1::bigin
 REVIEWS_BY_ID = "select * from steward.performance_reviews where id = any($1::bigint[])"
 
 CURRENT_OWNERS = "select * from metrics.current_owners where deployment_id = any($1::bigint[])"
-HEALTH = "select * from metrics.deployment_health where deployment_id = any($1::bigint[])"
+HEALTH = "select * from metrics.health($1::bigint[])"
 OWNERSHIP_HISTORY = """
     select * from metrics.ownership_periods where deployment_id = any($1::bigint[])
     order by deployment_id, valid_from desc

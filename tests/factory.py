@@ -175,28 +175,41 @@ class Factory:
         return row
 
     async def rollup_mismatches(self) -> list[asyncpg.Record]:
-        """Rows where steward.conversation_daily differs from a fresh aggregate of the facts (both ways)."""
+        """Rows where the rollups differ from a fresh aggregate of the facts (both ways, both tables)."""
         return await self.conn.fetch(
             """
             with fresh as (
-                select org_id, deployment_id, day,
+                select org_id, deployment_id, day, topic_id,
                        count(*)::integer as conversations,
                        (count(*) filter (where addressable))::integer as addressable,
                        (count(*) filter (where ai_engaged))::integer as ai_engaged,
                        (count(*) filter (where ai_outcome))::integer as ai_outcomes,
                        (count(*) filter (where addressable and ai_outcome and not reopened))::integer as ai_resolved,
                        (count(*) filter (where ai_outcome and reopened))::integer as reopened,
-                       (count(*) filter (where addressable and outcome = 'ESCALATED'))::integer as escalated
+                       (count(*) filter (where addressable and outcome = 'ESCALATED'))::integer as escalated,
+                       (count(*) filter (where not addressable and outcome = 'ESCALATED'))::integer as unaddr_esc
                 from internals.conversation_facts
-                group by org_id, deployment_id, day
+                group by org_id, deployment_id, day, topic_id
+            ),
+            fresh_daily as (
+                select org_id, deployment_id, day, null::bigint as topic_id,
+                       sum(conversations)::integer, sum(addressable)::integer, sum(ai_engaged)::integer,
+                       sum(ai_outcomes)::integer, sum(ai_resolved)::integer, sum(reopened)::integer,
+                       sum(escalated)::integer, null::integer
+                from fresh group by org_id, deployment_id, day
             ),
             stored as (
-                select org_id, deployment_id, day, conversations, addressable, ai_engaged, ai_outcomes,
-                       ai_resolved, reopened, escalated
+                select org_id, deployment_id, day, null::bigint, conversations, addressable, ai_engaged,
+                       ai_outcomes, ai_resolved, reopened, escalated, null::integer
                 from steward.conversation_daily
-            )
-            (select 'missing' as side, * from (table fresh except table stored) a)
+                union all
+                select org_id, deployment_id, day, topic_id, conversations, addressable, ai_engaged, ai_outcomes,
+                       ai_resolved, reopened, escalated, unaddressable_escalated
+                from steward.conversation_topic_daily
+            ),
+            expected as (table fresh union all table fresh_daily)
+            (select 'missing' as side, * from (table expected except table stored) a)
             union all
-            (select 'stale' as side, * from (table stored except table fresh) b)
+            (select 'stale' as side, * from (table stored except table expected) b)
             """
         )

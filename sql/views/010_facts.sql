@@ -55,6 +55,7 @@ language plpgsql
 as $$
 declare
     dep bigint;
+    orgs bigint[];
 begin
     if coalesce(cardinality(p_deployment_ids), 0) = 0 then
         return;
@@ -67,28 +68,49 @@ begin
         perform pg_advisory_xact_lock(hashtextextended('steward.conversation_daily', dep));
     end loop;
 
-    delete from steward.conversation_daily cd
-    where cd.deployment_id = any (p_deployment_ids)
-      and (p_days is null or cd.day = any (p_days));
+    -- the organizations lead every index: name them even where row-level
+    -- security would (the owner role, used by bulk loads, bypasses it)
+    orgs := array(select distinct d.org_id from steward.deployments d where d.id = any (p_deployment_ids));
 
+    delete from steward.conversation_daily cd
+    where cd.org_id = any (orgs) and cd.deployment_id = any (p_deployment_ids)
+      and (p_days is null or cd.day = any (p_days));
+    delete from steward.conversation_topic_daily td
+    where td.org_id = any (orgs) and td.deployment_id = any (p_deployment_ids)
+      and (p_days is null or td.day = any (p_days));
+
+    -- one pass over the conversations: per topic, then summed per day
+    with per_topic as materialized (
+        select f.org_id, f.deployment_id, f.day, f.topic_id,
+               count(*) as conversations,
+               count(*) filter (where f.addressable) as addressable,
+               count(*) filter (where f.ai_engaged) as ai_engaged,
+               count(*) filter (where f.ai_outcome) as ai_outcomes,
+               count(*) filter (where f.addressable and f.ai_outcome and not f.reopened) as ai_resolved,
+               count(*) filter (where f.ai_outcome and f.reopened) as reopened,
+               count(*) filter (where f.addressable and f.outcome = 'ESCALATED') as escalated,
+               count(*) filter (where not f.addressable and f.outcome = 'ESCALATED') as unaddressable_escalated
+        from internals.conversation_facts f
+        where f.org_id = any (orgs) and f.deployment_id = any (p_deployment_ids)
+          -- date + 1, not timestamptz + interval '1 day': the latter is 23 or 25 hours
+          -- across a DST change of the session time zone and would cut a UTC day short
+          and (p_days is null or (f.started_at >= internals.utc((select min(d) from unnest(p_days) d))
+                                  and f.started_at < internals.utc((select max(d) from unnest(p_days) d) + 1)
+                                  and f.day = any (p_days)))
+        group by f.org_id, f.deployment_id, f.day, f.topic_id
+    ),
+    topics as (
+        insert into steward.conversation_topic_daily
+        select org_id, deployment_id, day, topic_id, conversations, addressable, ai_engaged, ai_outcomes,
+               ai_resolved, reopened, escalated, unaddressable_escalated
+        from per_topic
+    )
     insert into steward.conversation_daily
         (org_id, deployment_id, day, conversations, addressable, ai_engaged, ai_outcomes, ai_resolved, reopened, escalated)
-    select f.org_id, f.deployment_id, f.day,
-           count(*),
-           count(*) filter (where f.addressable),
-           count(*) filter (where f.ai_engaged),
-           count(*) filter (where f.ai_outcome),
-           count(*) filter (where f.addressable and f.ai_outcome and not f.reopened),
-           count(*) filter (where f.ai_outcome and f.reopened),
-           count(*) filter (where f.addressable and f.outcome = 'ESCALATED')
-    from internals.conversation_facts f
-    where f.deployment_id = any (p_deployment_ids)
-      -- date + 1, not timestamptz + interval '1 day': the latter is 23 or 25 hours
-      -- across a DST change of the session time zone and would cut a UTC day short
-      and (p_days is null or (f.started_at >= internals.utc((select min(d) from unnest(p_days) d))
-                              and f.started_at < internals.utc((select max(d) from unnest(p_days) d) + 1)
-                              and f.day = any (p_days)))
-    group by f.org_id, f.deployment_id, f.day;
+    select org_id, deployment_id, day, sum(conversations), sum(addressable), sum(ai_engaged), sum(ai_outcomes),
+           sum(ai_resolved), sum(reopened), sum(escalated)
+    from per_topic
+    group by org_id, deployment_id, day;
 end $$;
 
 create function internals.conversations_changed() returns trigger

@@ -34,75 +34,109 @@ from steward.ownership_assignments oa;
 -- most severe reason: UNOWNED > STALE > AT_RISK > HEALTHY.
 -- Day limits are counted in 24-hour days: interval 'N days' would follow the
 -- session time zone's DST changes.
-create view metrics.deployment_health with (security_invoker = true) as
-with base as (
-    select
-        d.org_id,
-        d.id as deployment_id,
-        pol.stale_update_days, pol.stale_review_days, pol.review_due_days, pol.min_owner_fte, pol.arr_drop_points,
-        o.person_id,
-        o.person_active,
-        o.person_function,
-        o.fte_on_ai,
-        steward.clock() as as_of,
-        (select max(wu.occurred_at) from steward.workflow_updates wu
-          where wu.org_id = d.org_id and wu.deployment_id = d.id and wu.occurred_at <= steward.clock()) as last_update_at,
-        (select max(pr.reviewed_at) from steward.performance_reviews pr
-          where pr.org_id = d.org_id and pr.deployment_id = d.id and pr.reviewed_at <= steward.clock()) as last_review_at,
-        (select m.addressable_resolution_rate
-           from metrics.deployment_window(array[d.id], (steward.clock() at time zone 'UTC')::date - 27,
-                                          (steward.clock() at time zone 'UTC')::date + 1) m) as arr_recent,
-        (select m.addressable_resolution_rate
-           from metrics.deployment_window(array[d.id], (steward.clock() at time zone 'UTC')::date - 55,
-                                          (steward.clock() at time zone 'UTC')::date - 27) m) as arr_previous
-    from steward.deployments d
-    join steward.health_policies pol on pol.org_id = d.org_id
-    left join metrics.current_owners o on o.org_id = d.org_id and o.deployment_id = d.id
-),
-reasons as (
-    select b.org_id, b.deployment_id, r.severity, r.code, r.message
-    from base b
-    cross join lateral (values
-        (3, 'NO_OWNER', 'No accountable owner is assigned.', b.person_id is null),
-        (3, 'OWNER_INACTIVE', 'The accountable owner has been deactivated.', b.person_id is not null and not b.person_active),
-        (2, 'NO_RECENT_UPDATE',
-            case when b.last_update_at is null then 'No workflow update has ever been recorded.'
-                 else format('No workflow update for %s days (limit %s).',
-                             floor(extract(epoch from (b.as_of - b.last_update_at)) / 86400), b.stale_update_days) end,
-            b.last_update_at is null or b.last_update_at < b.as_of - make_interval(hours => 24 * b.stale_update_days)),
-        (2, 'NO_RECENT_REVIEW',
-            case when b.last_review_at is null then 'No performance review has ever been recorded.'
-                 else format('No performance review for %s days (limit %s).',
-                             floor(extract(epoch from (b.as_of - b.last_review_at)) / 86400), b.stale_review_days) end,
-            b.last_review_at is null or b.last_review_at < b.as_of - make_interval(hours => 24 * b.stale_review_days)),
-        (1, 'OWNER_OUTSIDE_CX', format('The owner works in %s, not in CX.', b.person_function),
-            b.person_id is not null and b.person_active and b.person_function <> 'CX'),
-        (1, 'OWNER_LOW_FTE', format('The owner spends %s FTE on AI (minimum %s).', b.fte_on_ai, b.min_owner_fte),
-            b.person_id is not null and b.person_active and b.fte_on_ai < b.min_owner_fte),
-        (1, 'REVIEW_OVERDUE', format('No performance review in the last %s days.', b.review_due_days),
-            b.last_review_at is null or b.last_review_at < b.as_of - make_interval(hours => 24 * b.review_due_days)),
-        (1, 'ARR_DECLINING',
-            format('Addressable resolution rate fell from %s%% to %s%% (last 4 weeks vs the 4 before).',
-                   round((b.arr_previous * 100)::numeric, 1), round((b.arr_recent * 100)::numeric, 1)),
-            -- rounded: in double precision 50% - 45% is 4.999999999999999 points
-            b.arr_recent is not null and b.arr_previous is not null
-              and round(((b.arr_previous - b.arr_recent) * 100)::numeric, 6) >= b.arr_drop_points)
-    ) as r(severity, code, message, applies)
-    where r.applies
+-- Set-based over the requested deployments only; clock-derived dates are
+-- scalar subqueries so they reach index scans as parameters under RLS.
+create function metrics.health(p_deployment_ids bigint[])
+returns table (
+    org_id          bigint,
+    deployment_id   bigint,
+    status          text,
+    reasons         jsonb,
+    last_update_at  timestamptz,
+    last_review_at  timestamptz,
+    arr_recent      double precision,
+    arr_previous    double precision
 )
-select
-    b.org_id,
-    b.deployment_id,
-    case coalesce((select max(severity) from reasons r where r.deployment_id = b.deployment_id), 0)
-        when 3 then 'UNOWNED' when 2 then 'STALE' when 1 then 'AT_RISK' else 'HEALTHY' end as status,
-    coalesce((select jsonb_agg(jsonb_build_object('code', r.code, 'message', r.message)
-                               order by r.severity desc, r.code)
-              from reasons r where r.deployment_id = b.deployment_id), '[]'::jsonb) as reasons,
-    b.last_update_at,
-    b.last_review_at,
-    b.arr_recent,
-    b.arr_previous
-from base b;
+language sql stable
+begin atomic
+    with base as (
+        select
+            d.org_id,
+            d.id as deployment_id,
+            pol.stale_update_days, pol.stale_review_days, pol.review_due_days, pol.min_owner_fte, pol.arr_drop_points,
+            o.person_id,
+            o.person_active,
+            o.person_function,
+            o.fte_on_ai,
+            steward.clock() as as_of,
+            lu.last_at as last_update_at,
+            lr.last_at as last_review_at,
+            recent.addressable_resolution_rate as arr_recent,
+            previous.addressable_resolution_rate as arr_previous
+        from steward.deployments d
+        join steward.health_policies pol on pol.org_id = d.org_id
+        left join metrics.current_owners o on o.org_id = d.org_id and o.deployment_id = d.id
+        left join lateral (
+            select max(wu.occurred_at) as last_at from steward.workflow_updates wu
+            where wu.org_id = d.org_id and wu.deployment_id = d.id and wu.occurred_at <= (select steward.clock())
+        ) lu on true
+        left join lateral (
+            select max(pr.reviewed_at) as last_at from steward.performance_reviews pr
+            where pr.org_id = d.org_id and pr.deployment_id = d.id and pr.reviewed_at <= (select steward.clock())
+        ) lr on true
+        left join metrics.deployment_window(p_deployment_ids,
+                                            (select (steward.clock() at time zone 'UTC')::date - 27),
+                                            (select (steward.clock() at time zone 'UTC')::date + 1)) recent
+               on recent.deployment_id = d.id
+        left join metrics.deployment_window(p_deployment_ids,
+                                            (select (steward.clock() at time zone 'UTC')::date - 55),
+                                            (select (steward.clock() at time zone 'UTC')::date - 27)) previous
+               on previous.deployment_id = d.id
+        where d.id = any (p_deployment_ids)
+    )
+    select
+        b.org_id,
+        b.deployment_id,
+        case coalesce(r.severity, 0)
+            when 3 then 'UNOWNED' when 2 then 'STALE' when 1 then 'AT_RISK' else 'HEALTHY' end,
+        coalesce(r.reasons, '[]'::jsonb),
+        b.last_update_at,
+        b.last_review_at,
+        b.arr_recent,
+        b.arr_previous
+    from base b
+    left join lateral (
+        select max(rule.severity) as severity,
+               jsonb_agg(jsonb_build_object('code', rule.code, 'message', rule.message)
+                         order by rule.severity desc, rule.code) as reasons
+        from (values
+            (3, 'NO_OWNER', 'No accountable owner is assigned.', b.person_id is null),
+            (3, 'OWNER_INACTIVE', 'The accountable owner has been deactivated.',
+                b.person_id is not null and not b.person_active),
+            (2, 'NO_RECENT_UPDATE',
+                case when b.last_update_at is null then 'No workflow update has ever been recorded.'
+                     else format('No workflow update for %s days (limit %s).',
+                                 floor(extract(epoch from (b.as_of - b.last_update_at)) / 86400),
+                                 b.stale_update_days) end,
+                b.last_update_at is null
+                  or b.last_update_at < b.as_of - make_interval(hours => 24 * b.stale_update_days)),
+            (2, 'NO_RECENT_REVIEW',
+                case when b.last_review_at is null then 'No performance review has ever been recorded.'
+                     else format('No performance review for %s days (limit %s).',
+                                 floor(extract(epoch from (b.as_of - b.last_review_at)) / 86400),
+                                 b.stale_review_days) end,
+                b.last_review_at is null
+                  or b.last_review_at < b.as_of - make_interval(hours => 24 * b.stale_review_days)),
+            (1, 'OWNER_OUTSIDE_CX', format('The owner works in %s, not in CX.', b.person_function),
+                b.person_id is not null and b.person_active and b.person_function <> 'CX'),
+            (1, 'OWNER_LOW_FTE', format('The owner spends %s FTE on AI (minimum %s).', b.fte_on_ai, b.min_owner_fte),
+                b.person_id is not null and b.person_active and b.fte_on_ai < b.min_owner_fte),
+            (1, 'REVIEW_OVERDUE', format('No performance review in the last %s days.', b.review_due_days),
+                b.last_review_at is null
+                  or b.last_review_at < b.as_of - make_interval(hours => 24 * b.review_due_days)),
+            (1, 'ARR_DECLINING',
+                format('Addressable resolution rate fell from %s%% to %s%% (last 4 weeks vs the 4 before).',
+                       round((b.arr_previous * 100)::numeric, 1), round((b.arr_recent * 100)::numeric, 1)),
+                -- rounded: in double precision 50% - 45% is 4.999999999999999 points
+                b.arr_recent is not null and b.arr_previous is not null
+                  and round(((b.arr_previous - b.arr_recent) * 100)::numeric, 6) >= b.arr_drop_points)
+        ) as rule(severity, code, message, applies)
+        where rule.applies
+    ) r on true;
+end;
+
+create view metrics.deployment_health with (security_invoker = true) as
+select h.* from metrics.health(array(select id from steward.deployments)) h;
 
 -- Uncovered conversation types ranked by what automating them would save:
 -- volume the AI could not address × the topic's escalation cost.
@@ -123,22 +157,23 @@ begin atomic
            row_number() over (partition by s.deployment_id order by s.score desc, s.uncovered desc, s.topic_id),
            s.conversations, s.uncovered, s.uncovered_escalated, s.escalation_cost, s.score
     from (
-        select f.deployment_id, f.topic_id, t.escalation_cost,
-               count(*) as conversations,
-               count(*) filter (where not f.addressable) as uncovered,
-               count(*) filter (where not f.addressable and f.outcome = 'ESCALATED') as uncovered_escalated,
-               count(*) filter (where not f.addressable) * t.escalation_cost as score
-        from internals.conversation_facts f
-        join steward.topics t on t.org_id = f.org_id and t.id = f.topic_id
-        where f.deployment_id = any (p_deployment_ids)
-          and f.started_at >= internals.utc(p_from) and f.started_at < internals.utc(p_to)
-        group by f.deployment_id, f.topic_id, t.escalation_cost
+        select td.deployment_id, td.topic_id, t.escalation_cost,
+               sum(td.conversations)::bigint as conversations,
+               sum(td.conversations - td.addressable)::bigint as uncovered,
+               sum(td.unaddressable_escalated)::bigint as uncovered_escalated,
+               sum(td.conversations - td.addressable) * t.escalation_cost as score
+        from steward.conversation_topic_daily td
+        join steward.topics t on t.org_id = td.org_id and t.id = td.topic_id
+        where td.deployment_id = any (p_deployment_ids) and td.day >= p_from and td.day < p_to
+        group by td.deployment_id, td.topic_id, t.escalation_cost
     ) s
     where s.uncovered > 0;
 end;
 
--- Deployment-weeks (whole ISO weeks inside the window) of the current
--- organization with their ownership and update cadence.
+-- Deployment-weeks (whole ISO weeks inside the window, after launch, not in
+-- the future) of the current organization with their ownership and update
+-- cadence. One grouped pass per table: the same counts deployment_window
+-- sums, without evaluating it per deployment and week.
 create function metrics.deployment_week_facts(p_from date, p_to date)
 returns table (
     deployment_id    bigint,
@@ -150,21 +185,55 @@ returns table (
 )
 language sql stable
 begin atomic
-    select m.deployment_id, m.window_from,
-           m.ownership_gap_days < 3.5,
-           case when m.workflow_updates = 0 then 'NONE'
-                when m.workflow_updates <= 2 then 'LOW'
-                when m.workflow_updates <= 9 then 'MEDIUM'
+    with weeks as (
+        select d.org_id, d.id as deployment_id, wk::date as week_start,
+               tstzrange(internals.utc(wk::date), internals.utc(wk::date + 7)) as span
+        from steward.deployments d
+        cross join generate_series(date_trunc('week', p_from::timestamp), p_to::timestamp - interval '7 days',
+                                   interval '7 days') wk
+        -- explicit, not only row-level security: the owner role bypasses it and
+        -- would otherwise pool every organization's weeks
+        where d.org_id = (select steward.current_org_id())
+          and wk::date >= p_from and wk::date + 7 <= p_to
+          and wk::date + 7 <= (select (steward.clock() at time zone 'UTC')::date + 1)
+          and wk::date >= (d.launched_at at time zone 'UTC')::date
+    ),
+    outcomes as (
+        select cd.deployment_id, date_trunc('week', cd.day)::date as week_start,
+               sum(cd.addressable)::bigint as addressable, sum(cd.ai_resolved)::bigint as ai_resolved
+        from steward.conversation_daily cd
+        where cd.org_id = (select steward.current_org_id()) and cd.day >= p_from and cd.day < p_to
+        group by 1, 2
+    ),
+    updates as (
+        select wu.deployment_id, date_trunc('week', wu.occurred_at at time zone 'UTC')::date as week_start,
+               count(*) as n
+        from steward.workflow_updates wu
+        where wu.org_id = (select steward.current_org_id())
+          and wu.occurred_at >= internals.utc(p_from) and wu.occurred_at < internals.utc(p_to)
+        group by 1, 2
+    ),
+    ownership as (
+        -- owned seconds per week; owner periods never overlap
+        select w.deployment_id, w.week_start,
+               sum(extract(epoch from upper(oa.valid * w.span) - lower(oa.valid * w.span))) as owned_seconds
+        from weeks w
+        join steward.ownership_assignments oa
+          on oa.org_id = w.org_id and oa.deployment_id = w.deployment_id and oa.valid && w.span
+        group by 1, 2
+    )
+    select w.deployment_id, w.week_start,
+           -- owned for most of the week: fewer than 3.5 ownership gap days
+           coalesce(o.owned_seconds, 0) > 3.5 * 86400,
+           case when coalesce(u.n, 0) = 0 then 'NONE'
+                when u.n <= 2 then 'LOW'
+                when u.n <= 9 then 'MEDIUM'
                 else 'HIGH' end,
-           m.addressable, m.ai_resolved
-    from steward.deployments d
-    cross join lateral metrics.deployment_weeks(array[d.id], p_from, p_to) m
-    -- explicit, not only row-level security: the owner role bypasses it and
-    -- would otherwise pool every organization's weeks
-    where d.org_id = steward.current_org_id()
-      and m.window_from >= p_from and m.window_to <= p_to
-      and m.window_to <= (steward.clock() at time zone 'UTC')::date + 1
-      and m.window_from >= (d.launched_at at time zone 'UTC')::date;
+           coalesce(c.addressable, 0), coalesce(c.ai_resolved, 0)
+    from weeks w
+    left join outcomes c on c.deployment_id = w.deployment_id and c.week_start = w.week_start
+    left join updates u on u.deployment_id = w.deployment_id and u.week_start = w.week_start
+    left join ownership o on o.deployment_id = w.deployment_id and o.week_start = w.week_start;
 end;
 
 -- The article's finding from the organization's own data: ARR in owned vs

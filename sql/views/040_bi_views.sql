@@ -162,5 +162,5 @@ grant select on internals.conversation_facts to bi_reader;
 grant select on steward.organizations, steward.health_policies, steward.persons, steward.deployments,
                 steward.ownership_assignments, steward.topics, steward.workflows, steward.workflow_periods,
                 steward.workflow_updates, steward.performance_reviews, steward.conversations,
-                steward.conversation_daily
+                steward.conversation_daily, steward.conversation_topic_daily
     to bi_reader;

@@ -89,7 +89,7 @@ async def test_a_migration_unknown_to_these_files_is_refused(fresh_db_url):
         await conn.close()
 
 
-async def test_changed_views_are_rebuilt_and_the_rollup_recomputed(fresh_db_url):
+async def test_changed_rollup_rules_rebuild_views_and_recompute_the_rollup(fresh_db_url):
     conn = await connect(fresh_db_url)
     try:
         factory = Factory(conn)
@@ -99,7 +99,7 @@ async def test_changed_views_are_rebuilt_and_the_rollup_recomputed(fresh_db_url)
         await factory.workflow(org, dep, topic)
         await factory.conversation(org, dep, topic, at("2026-03-03"))
         await conn.execute("delete from steward.conversation_daily")
-        await conn.execute("update steward_meta.views_state set checksum = 'old'")
+        await conn.execute("update steward_meta.views_state set checksum = 'old', rollup_checksum = 'old'")
 
         report = await migrate(conn)
         rebuilt_rollup = await conn.fetchval("select sum(conversations) from steward.conversation_daily")
@@ -111,6 +111,27 @@ async def test_changed_views_are_rebuilt_and_the_rollup_recomputed(fresh_db_url)
 
     assert (report.applied, report.views_rebuilt) == ([], True)
     assert (rebuilt_rollup, maintained) == (1, 2)
+
+
+async def test_other_view_changes_keep_the_rollup(fresh_db_url):
+    """Recomputing every rollup takes minutes at scale: only a change of the rules triggers it."""
+    conn = await connect(fresh_db_url)
+    try:
+        factory = Factory(conn)
+        org = await factory.org()
+        dep = await factory.deployment(org)
+        topic = await factory.topic(org)
+        await factory.workflow(org, dep, topic)
+        await factory.conversation(org, dep, topic, at("2026-03-03"))
+        await conn.execute("update steward.conversation_daily set conversations = 7")  # a marker
+        await conn.execute("update steward_meta.views_state set checksum = 'old'")
+
+        report = await migrate(conn)
+        marker = await conn.fetchval("select sum(conversations) from steward.conversation_daily")
+    finally:
+        await conn.close()
+
+    assert report.views_rebuilt and marker == 7
 
 
 async def test_a_failing_view_file_leaves_the_previous_views_in_place(fresh_db_url, tmp_path, monkeypatch):
