@@ -10,6 +10,8 @@ from typing import Iterator
 from .config import ConfigError, Settings
 from .db import connect
 from .embedded import EmbeddedPostgres
+from .ingest_cli import add_parser as add_import_parser
+from .ingest_cli import cmd_import
 from .migrate import MigrationError, migrate
 
 
@@ -138,7 +140,7 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"migrate": cmd_migrate, "demo": cmd_demo, "serve": cmd_serve, "token": cmd_token}
+COMMANDS = {"migrate": cmd_migrate, "demo": cmd_demo, "serve": cmd_serve, "token": cmd_token, "import": cmd_import}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -146,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply pending migrations and rebuild changed views")
     sub.add_parser("demo", help="migrate, load the demo data set and print the reference figures")
+    add_import_parser(sub)
     serve = sub.add_parser("serve", help="serve the GraphQL API")
     serve.add_argument("--host", default=None, help="interface to listen on (default STEWARD_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default STEWARD_PORT or 8000)")

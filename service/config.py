@@ -50,13 +50,18 @@ class Settings:
     max_page_size: int = 100
     max_body_bytes: int = 100_000
     max_ingest_bytes: int = 1_073_741_824
-    max_depth: int = 10
+    ingest_timeout_ms: int = 600_000
+    ingest_max_errors: int = 100
+    ingest_concurrency: int = 2
+    # Relay's edges/node levels are not counted (see service/limits.py), so GraphQL-armor's 6 fits.
+    max_depth: int = 6
     max_aliases: int = 15
     max_directives: int = 50
     max_tokens: int = 1000
     max_cost: int = 5000
     introspection: bool = True
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    require_database_url: bool = False
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -71,6 +76,11 @@ class Settings:
         pool_max = _int(env, "STEWARD_POOL_MAX", 10, 1, 100)
         if pool_min > pool_max:
             raise ConfigError("STEWARD_POOL_MIN must not exceed STEWARD_POOL_MAX")
+        # Set in the container image: there, an embedded PostgreSQL would silently lose data.
+        require_database_url = _bool(env, "STEWARD_REQUIRE_DATABASE_URL", False)
+        if require_database_url and not database_url:
+            raise ConfigError("DATABASE_URL is required here (STEWARD_REQUIRE_DATABASE_URL is set): "
+                              "point it at your PostgreSQL, e.g. postgresql://user@host:5432/steward")
         origins = tuple(o.strip() for o in env.get("STEWARD_CORS_ORIGINS", "").split(",") if o.strip())
         if "*" in origins:
             raise ConfigError("STEWARD_CORS_ORIGINS must list origins; '*' would expose tokens to any site")
@@ -89,13 +99,18 @@ class Settings:
             max_page_size=_int(env, "STEWARD_MAX_PAGE_SIZE", 100, 1, 1000),
             max_body_bytes=_int(env, "STEWARD_MAX_BODY_BYTES", 100_000, 1000, 10_000_000),
             max_ingest_bytes=_int(env, "STEWARD_MAX_INGEST_BYTES", 1_073_741_824, 1000, 1 << 40),
-            max_depth=_int(env, "STEWARD_MAX_DEPTH", 10, 2, 50),
+            # one ingest request: statement timeout, errors listed, concurrent requests per token
+            ingest_timeout_ms=_int(env, "STEWARD_INGEST_TIMEOUT_MS", 600_000, 1000, 86_400_000),
+            ingest_max_errors=_int(env, "STEWARD_INGEST_MAX_ERRORS", 100, 0, 100_000),
+            ingest_concurrency=_int(env, "STEWARD_INGEST_CONCURRENCY", 2, 1, 100),
+            max_depth=_int(env, "STEWARD_MAX_DEPTH", 6, 2, 50),
             max_aliases=_int(env, "STEWARD_MAX_ALIASES", 15, 0, 1000),
             max_directives=_int(env, "STEWARD_MAX_DIRECTIVES", 50, 0, 1000),
             max_tokens=_int(env, "STEWARD_MAX_TOKENS", 1000, 10, 100_000),
             max_cost=_int(env, "STEWARD_MAX_COST", 5000, 1, 10_000_000),
             introspection=_bool(env, "STEWARD_INTROSPECTION", True),
             cors_origins=origins,
+            require_database_url=require_database_url,
         )
 
     @property

@@ -1,0 +1,115 @@
+"""POST /ingest/conversations: authenticate, stream the body into service.ingest, answer JSON."""
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from typing import Iterator
+
+import asyncpg
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse
+
+from . import auth, db
+from .ingest import BodyTooLarge, IngestError, ingest
+
+log = logging.getLogger("steward.ingest")
+
+SCOPE = "write:activity"
+CONTENT_TYPES = {"application/x-ndjson": "ndjson", "application/ndjson": "ndjson", "text/csv": "csv"}
+TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
+
+
+def _error(status: int, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers or None)
+
+
+def _content_format(header: str | None) -> str | None:
+    """The ingest format named by a Content-Type header (UTF-8 only), or None."""
+    media, _, params = (header or "").partition(";")
+    fmt = CONTENT_TYPES.get(media.strip().lower())
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            return None
+    return fmt
+
+
+@contextmanager
+def _slot(request: Request, token_id: int) -> Iterator[bool]:
+    """Bound concurrent ingests per token (per process); yields False when none is free."""
+    state = request.app.state
+    if not hasattr(state, "ingest_in_flight"):
+        state.ingest_in_flight = {}
+    busy: dict[int, int] = state.ingest_in_flight
+    if busy.get(token_id, 0) >= request.app.state.settings.ingest_concurrency:
+        yield False
+        return
+    busy[token_id] = busy.get(token_id, 0) + 1
+    try:
+        yield True
+    finally:
+        busy[token_id] -= 1
+        if not busy[token_id]:
+            del busy[token_id]
+
+
+async def ingest_conversations(request: Request) -> JSONResponse:
+    """Ingest an NDJSON or CSV body of conversation outcomes for the token's organization."""
+    settings = request.app.state.settings
+    pool: asyncpg.Pool = request.app.state.pool
+    token = auth.bearer(request.headers.get("authorization"))
+    if token is None:
+        return _error(401, "missing bearer token", **{"WWW-Authenticate": "Bearer"})
+
+    atomic_arg = request.query_params.get("atomic", "").lower()
+    if atomic_arg not in TRUE + FALSE:
+        return _error(400, "atomic must be true or false")
+    fmt = _content_format(request.headers.get("content-type"))
+    declared = request.headers.get("content-length")
+    timeout_ms = settings.ingest_timeout_ms
+
+    try:
+        async with pool.acquire() as conn:
+            async with conn.transaction():
+                await db.scope_transaction(conn, None, timeout_ms)
+                principal = await auth.authenticate(conn, token)
+            if principal is None:
+                return _error(401, "invalid or revoked token", **{"WWW-Authenticate": "Bearer"})
+            if not principal.can(SCOPE):
+                return _error(403, f"this token lacks the {SCOPE} scope")
+            if fmt is None:
+                return _error(415, "Content-Type must be application/x-ndjson or text/csv (UTF-8)")
+            if declared and declared.isdigit() and int(declared) > settings.max_ingest_bytes:
+                return _error(413, BodyTooLarge(settings.max_ingest_bytes).args[0])
+            with _slot(request, principal.token_id) as free:
+                if not free:
+                    return _error(429, f"at most {settings.ingest_concurrency} concurrent ingest requests per token;"
+                                  " retry when one has finished", **{"Retry-After": "5"})
+                async with conn.transaction():
+                    await db.scope_transaction(conn, principal.org_id, timeout_ms)
+                    result = await ingest(
+                        conn, principal.org_id, request.stream(), fmt,
+                        atomic=atomic_arg in TRUE, max_errors=settings.ingest_max_errors,
+                        max_bytes=settings.max_ingest_bytes, timeout=timeout_ms / 1000,
+                    )
+    except IngestError as exc:
+        return _error(exc.status, str(exc))
+    except ClientDisconnect:
+        log.info("ingest aborted: client disconnected; nothing was written")
+        return _error(400, "client disconnected; nothing was written")
+    except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, asyncpg.LockNotAvailableError):
+        return _error(503, "the ingest conflicted with concurrent writes; nothing was written, retry",
+                      **{"Retry-After": "1"})
+    except asyncpg.QueryCanceledError:
+        return _error(503, "the ingest exceeded its time limit; nothing was written")
+    except Exception:
+        log.exception("ingest failed")
+        return _error(500, "internal error; nothing was written")
+
+    body = result.as_json()
+    if not result.written:
+        body["message"] = f"atomic request rejected: {result.rejected} bad row(s); nothing was written"
+        return JSONResponse(body, status_code=422)
+    log.info("ingested org=%s accepted=%s inserted=%s updated=%s rejected=%s", principal.org_slug,
+             result.accepted, result.inserted, result.updated, result.rejected)
+    return JSONResponse(body)
