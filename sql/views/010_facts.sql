@@ -46,9 +46,22 @@ left join lateral (
     limit 1
 ) cov on true;
 
--- Recompute the rollup rows of the given deployments (all days, or only the
--- given days). Serialised per deployment so concurrent writers cannot
--- interleave their recomputations.
+-- The (deployment, day range) keys a refresh covers: the given days paired
+-- element-wise with the deployments, or every day of each deployment.
+create function internals.rollup_keys(p_deployment_ids bigint[], p_days date[])
+returns table (deployment_id bigint, lo date, hi date)
+language sql immutable
+as $$
+    -- union, not union all: callers may repeat a key, which must not count twice
+    select k.dep, k.day, k.day + 1 from unnest(p_deployment_ids, p_days) k(dep, day) where p_days is not null
+    union
+    select dep, '-infinity'::date, 'infinity'::date from unnest(p_deployment_ids) dep where p_days is null
+$$;
+
+-- Recompute the rollup rows of the given deployments: all days, or, with
+-- p_days, only the day paired with each deployment (p_deployment_ids[i] on
+-- p_days[i]), so a change touches what it changed and nothing more.
+-- Serialised per deployment so concurrent writers cannot interleave.
 create function internals.refresh_conversation_daily(p_deployment_ids bigint[], p_days date[] default null)
 returns void
 language plpgsql
@@ -60,10 +73,10 @@ begin
     if coalesce(cardinality(p_deployment_ids), 0) = 0 then
         return;
     end if;
-    -- A deployment being deleted in this statement (cascade) has no rollup to rebuild;
-    -- inserting one would violate the foreign key.
-    p_deployment_ids := array(select d.id from steward.deployments d where d.id = any (p_deployment_ids) order by d.id);
-    foreach dep in array p_deployment_ids
+    -- A deployment being deleted in this statement (cascade) has no rollup to
+    -- rebuild; inserting one would violate the foreign key.
+    for dep in
+        select distinct d.id from steward.deployments d where d.id = any (p_deployment_ids) order by d.id
     loop
         perform pg_advisory_xact_lock(hashtextextended('steward.conversation_daily', dep));
     end loop;
@@ -73,11 +86,11 @@ begin
     orgs := array(select distinct d.org_id from steward.deployments d where d.id = any (p_deployment_ids));
 
     delete from steward.conversation_daily cd
-    where cd.org_id = any (orgs) and cd.deployment_id = any (p_deployment_ids)
-      and (p_days is null or cd.day = any (p_days));
+    using internals.rollup_keys(p_deployment_ids, p_days) k
+    where cd.org_id = any (orgs) and cd.deployment_id = k.deployment_id and cd.day >= k.lo and cd.day < k.hi;
     delete from steward.conversation_topic_daily td
-    where td.org_id = any (orgs) and td.deployment_id = any (p_deployment_ids)
-      and (p_days is null or td.day = any (p_days));
+    using internals.rollup_keys(p_deployment_ids, p_days) k
+    where td.org_id = any (orgs) and td.deployment_id = k.deployment_id and td.day >= k.lo and td.day < k.hi;
 
     -- one pass over the conversations: per topic, then summed per day
     with per_topic as materialized (
@@ -90,13 +103,12 @@ begin
                count(*) filter (where f.ai_outcome and f.reopened) as reopened,
                count(*) filter (where f.addressable and f.outcome = 'ESCALATED') as escalated,
                count(*) filter (where not f.addressable and f.outcome = 'ESCALATED') as unaddressable_escalated
-        from internals.conversation_facts f
-        where f.org_id = any (orgs) and f.deployment_id = any (p_deployment_ids)
-          -- date + 1, not timestamptz + interval '1 day': the latter is 23 or 25 hours
-          -- across a DST change of the session time zone and would cut a UTC day short
-          and (p_days is null or (f.started_at >= internals.utc((select min(d) from unnest(p_days) d))
-                                  and f.started_at < internals.utc((select max(d) from unnest(p_days) d) + 1)
-                                  and f.day = any (p_days)))
+        from internals.rollup_keys(p_deployment_ids, p_days) k
+        join internals.conversation_facts f
+          on f.org_id = any (orgs) and f.deployment_id = k.deployment_id
+         -- date + 1, not timestamptz + interval '1 day': the latter is 23 or 25 hours
+         -- across a DST change of the session time zone and would cut a UTC day short
+         and f.started_at >= internals.utc(k.lo) and f.started_at < internals.utc(k.hi)
         group by f.org_id, f.deployment_id, f.day, f.topic_id
     ),
     topics as (
@@ -120,17 +132,18 @@ declare
     deps bigint[];
     days date[];
 begin
+    -- the distinct (deployment, UTC day) pairs the statement touched
     if tg_op = 'INSERT' then
-        select array_agg(distinct deployment_id), array_agg(distinct (started_at at time zone 'UTC')::date)
-          into deps, days from new_rows;
+        select array_agg(deployment_id), array_agg(day) into deps, days
+          from (select distinct deployment_id, (started_at at time zone 'UTC')::date as day from new_rows) k;
     elsif tg_op = 'DELETE' then
-        select array_agg(distinct deployment_id), array_agg(distinct (started_at at time zone 'UTC')::date)
-          into deps, days from old_rows;
+        select array_agg(deployment_id), array_agg(day) into deps, days
+          from (select distinct deployment_id, (started_at at time zone 'UTC')::date as day from old_rows) k;
     else
-        select array_agg(distinct deployment_id), array_agg(distinct (started_at at time zone 'UTC')::date)
-          into deps, days
-          from (select deployment_id, started_at from new_rows
-                union all select deployment_id, started_at from old_rows) r;
+        select array_agg(deployment_id), array_agg(day) into deps, days
+          from (select deployment_id, (started_at at time zone 'UTC')::date as day from new_rows
+                union
+                select deployment_id, (started_at at time zone 'UTC')::date from old_rows) k;
     end if;
     if deps is not null then
         perform internals.refresh_conversation_daily(deps, days);
