@@ -4,7 +4,7 @@ VENV   ?= .venv
 PYTHON ?= python3
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo serve test install clean
+.PHONY: demo serve test install clean bench
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -26,6 +26,11 @@ serve: $(STAMP)
 # The whole suite, against DATABASE_URL if set, else the embedded PostgreSQL.
 test: $(STAMP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The benchmark at scale (bench/run.sh; see bench/RESULTS.md). Needs a PostgreSQL server
+# reachable as a superuser at BENCH_URL (default: the local server as root).
+bench: $(STAMP)
+	bench/run.sh
 
 clean:
 	rm -rf $(VENV) .steward
