@@ -1,13 +1,22 @@
 """create_app(settings) -> Starlette; the lifespan owns the database pool."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.routing import Route
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from . import db
 from .config import Settings
+from .health import healthz, readyz
+from .observability import Metrics, RequestMiddleware, metrics_endpoint
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 def create_app(settings: Settings, database_url: str) -> Starlette:
@@ -24,14 +33,33 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         try:
             yield
         finally:
-            await app.state.pool.close()
+            try:
+                await asyncio.wait_for(app.state.pool.close(), settings.request_timeout_s)
+            except TimeoutError:  # a connection is stuck (database gone): do not hang the shutdown
+                app.state.pool.terminate()
+
+    metrics = Metrics(pool=lambda: getattr(app.state, "pool", None))
+    middleware = [Middleware(RequestMiddleware, metrics=metrics)]
+    if settings.cors_origins:
+        # Bearer tokens, not cookies: no credentials, so a listed origin can never ride a user's session.
+        middleware.append(Middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
+                                     allow_methods=["GET", "POST"], max_age=600,
+                                     allow_headers=["authorization", "content-type", "accept", "x-request-id"],
+                                     expose_headers=["x-request-id"]))
 
     app = Starlette(
         routes=[
-            Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),
+            # Every method reaches the endpoint, which answers 405 with a GraphQL error body.
+            Route("/graphql", graphql_endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
             Route("/ingest/conversations", ingest_conversations, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
+            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
+        middleware=middleware,
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.metrics = metrics
     return app

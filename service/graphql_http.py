@@ -1,24 +1,27 @@
 """GraphQL over HTTP: POST and GET /graphql, GraphiQL for browsers, one transaction per request."""
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import logging
-import uuid
+from pathlib import Path
 from typing import Any
 
-from graphql import GraphQLError, OperationType, parse
-from graphql.error import GraphQLSyntaxError
+import asyncpg
+from graphql import DocumentNode, GraphQLError, OperationDefinitionNode, OperationType
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
-from strawberry.http.ides import get_graphql_ide_html
+from starlette.responses import HTMLResponse, Response
 
-from . import db
+from . import db, limits, observability
 from .auth import Principal, authenticate, bearer
 from .context import Context, Db
+from .health import database_down
 
 log = logging.getLogger("steward.graphql")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+GRAPHIQL_PAGE = Path(__file__).resolve().parent / "static" / "graphiql.html"
 
 
 def error_body(message: str, code: str, **extensions: Any) -> dict:
@@ -39,7 +42,9 @@ class RequestError(Exception):
 
 
 async def read_params(request: Request, max_body: int) -> dict[str, Any]:
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
+        if len(request.url.query) > max_body:
+            raise RequestError(413, f"the query string exceeds {max_body} bytes", "PAYLOAD_TOO_LARGE")
         params = dict(request.query_params)
         if "variables" in params:
             params["variables"] = _json_param(params["variables"], "variables")
@@ -49,6 +54,9 @@ async def read_params(request: Request, max_body: int) -> dict[str, Any]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise RequestError(415, "send the request as application/json", "UNSUPPORTED_MEDIA_TYPE")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_body:
+        raise RequestError(413, f"request body exceeds {max_body} bytes", "PAYLOAD_TOO_LARGE")
     body = b""
     async for chunk in request.stream():
         body += chunk
@@ -58,6 +66,8 @@ async def read_params(request: Request, max_body: int) -> dict[str, Any]:
         params = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise RequestError(400, "the request body is not valid JSON") from None
+    except RecursionError:  # "[[[[…" nested past the interpreter's limit
+        raise RequestError(400, "the request body nests too deeply") from None
     if not isinstance(params, dict):
         raise RequestError(400, "the request body must be a JSON object")
     return params
@@ -68,6 +78,8 @@ def _json_param(raw: str, name: str) -> Any:
         return json.loads(raw)
     except ValueError:
         raise RequestError(400, f"`{name}` is not valid JSON") from None
+    except RecursionError:
+        raise RequestError(400, f"`{name}` nests too deeply") from None
 
 
 def validate_params(params: dict[str, Any]) -> tuple[str, dict | None, str | None]:
@@ -78,19 +90,17 @@ def validate_params(params: dict[str, Any]) -> tuple[str, dict | None, str | Non
         raise RequestError(400, "`variables` must be a JSON object")
     if operation is not None and not isinstance(operation, str):
         raise RequestError(400, "`operationName` must be a string")
+    if params.get("extensions") is not None and not isinstance(params["extensions"], dict):
+        raise RequestError(400, "`extensions` must be a JSON object")
     return query, variables, operation
 
 
-def operation_type(query: str, operation_name: str | None) -> OperationType | None:
-    """The operation that would run, or None if the document cannot tell (validation will say why)."""
-    try:
-        document = parse(query)
-    except GraphQLSyntaxError:
-        return None
-    operations = [d for d in document.definitions if hasattr(d, "operation")]
+def selected_operation(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode | None:
+    """The operation that would run, or None if the document cannot tell (execution will say why)."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name is not None:
         operations = [d for d in operations if d.name and d.name.value == operation_name]
-    return operations[0].operation if len(operations) == 1 else None
+    return operations[0] if len(operations) == 1 else None
 
 
 def wants_html(request: Request) -> bool:
@@ -98,33 +108,120 @@ def wants_html(request: Request) -> bool:
     return request.method == "GET" and "text/html" in accept and "query" not in request.query_params
 
 
+@functools.cache
+def graphiql_page() -> str:
+    return GRAPHIQL_PAGE.read_text(encoding="utf-8")
+
+
 def response_media_type(request: Request) -> str:
-    accept = request.headers.get("accept", "")
-    if GRAPHQL_RESPONSE in accept or not accept or "*/*" in accept and "application/json" not in accept:
+    """The most preferred type of Accept we can produce (q-values honoured, exact types before wildcards).
+
+    No Accept at all means application/graphql-response+json, as the spec asks since 2025.
+    """
+    accept = request.headers.get("accept", "").strip()
+    if not accept:
         return GRAPHQL_RESPONSE
-    return "application/json"
+    best, best_rank = None, (0.0, 0)
+    for item in accept.split(","):
+        kind, *parameters = (part.strip().lower() for part in item.split(";"))
+        q = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if kind in (GRAPHQL_RESPONSE, "application/json"):
+            candidate, rank = kind, (q, 1)
+        elif kind in ("application/*", "*/*"):
+            candidate, rank = GRAPHQL_RESPONSE, (q, 0)
+        else:
+            continue
+        if q > 0 and rank > best_rank:
+            best, best_rank = candidate, rank
+    if best is None:
+        raise RequestError(406, f"responses are {GRAPHQL_RESPONSE} or application/json; Accept allows neither",
+                           "NOT_ACCEPTABLE")
+    return best
 
 
 async def graphql_endpoint(request: Request) -> Response:
-    settings = request.app.state.settings
-    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-    headers = {"x-request-id": request_id}
+    """GET and POST /graphql: parse, refuse what breaks a limit, then run in one transaction."""
+    record = observability.record()
+    headers = {"x-request-id": record.request_id}
+    if request.method not in ("GET", "HEAD", "POST"):
+        record.error_codes.append("METHOD_NOT_ALLOWED")
+        return json_response(error_body("use GET (queries) or POST", "METHOD_NOT_ALLOWED"), 405,
+                             headers=headers | {"allow": "GET, POST"})
     if wants_html(request):
-        return HTMLResponse(get_graphql_ide_html(), headers=headers)
-    media_type = response_media_type(request)
+        return HTMLResponse(graphiql_page(), headers=headers)
+    record.operation = "-"  # a GraphQL request whose operation is not known yet
+    media_type = "application/json"  # for a 406, the one type every client reads
     try:
-        query, variables, operation_name = validate_params(await read_params(request, settings.max_body_bytes))
-        op = operation_type(query, operation_name)
-        if request.method == "GET" and op is not None and op is not OperationType.QUERY:
-            raise RequestError(405, "only queries may be sent with GET; use POST", "METHOD_NOT_ALLOWED",
-                               {"allow": "POST"})
-        token = bearer(request.headers.get("authorization"))
-        if token is None:
-            raise RequestError(401, "send `Authorization: Bearer <token>`", "UNAUTHENTICATED",
-                               {"www-authenticate": "Bearer"})
-        return await execute(request, query, variables, operation_name, op, token, request_id, media_type)
+        media_type = response_media_type(request)
+        return await run_within_deadline(request, media_type, record.request_id)
     except RequestError as exc:
+        record.error_codes.append(exc.code)
         return json_response(error_body(str(exc), exc.code), exc.status, media_type, headers | (exc.headers or {}))
+    except limits.QueryRejected as exc:
+        record.error_codes.extend(e["extensions"]["code"] for e in exc.errors)
+        # The spec: a document that fails validation is a 400 in graphql-response+json, a 200 in plain JSON.
+        status = 400 if media_type == GRAPHQL_RESPONSE else 200
+        return json_response({"errors": exc.errors}, status, media_type, headers)
+
+
+async def run_within_deadline(request: Request, media_type: str, request_id: str) -> Response:
+    """Everything after content negotiation, within the request timeout; a database outage is a fast 503."""
+    settings = request.app.state.settings
+    deadline = asyncio.timeout(settings.request_timeout_s)
+    try:
+        async with deadline:
+            return await handle(request, media_type, request_id)
+    except TimeoutError:
+        if deadline.expired():
+            raise RequestError(504, f"the request took longer than {settings.request_timeout_s:g}s and was "
+                               "cancelled", "TIMEOUT") from None
+        log.warning("database did not answer within %ss", settings.db_connect_timeout_s)
+        raise unavailable() from None
+    except Exception as exc:
+        if not database_down(exc):
+            raise
+        log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+        raise unavailable() from None
+
+
+def unavailable() -> RequestError:
+    return RequestError(503, "the database is unavailable; retry shortly", "SERVICE_UNAVAILABLE",
+                        {"retry-after": "1"})
+
+
+async def handle(request: Request, media_type: str, request_id: str) -> Response:
+    """Read, parse and check the request (no database yet), then execute it."""
+    from schema import schema
+
+    settings = request.app.state.settings
+    query, variables, operation_name = validate_params(await read_params(request, settings.max_body_bytes))
+    document = limits.parse_document(query, settings)
+    operation = selected_operation(document, operation_name)
+    op = operation.operation if operation is not None else None
+    if operation is not None:
+        observability.record().operation = operation.name.value if operation.name else "anonymous"
+    if request.method != "POST" and op is not None and op is not OperationType.QUERY:
+        raise RequestError(405, "only queries may be sent with GET; use POST", "METHOD_NOT_ALLOWED",
+                           {"allow": "POST"})
+    token = bearer(request.headers.get("authorization"))
+    if token is None:
+        raise RequestError(401, "send `Authorization: Bearer <token>`", "UNAUTHENTICATED",
+                           {"www-authenticate": "Bearer"})
+    # Limits and validation before a connection is taken: a refused document runs no SQL.
+    limits.check_document(document, variables, settings, schema._schema)
+    if operation is None:
+        message = (f"the document has no operation named {operation_name!r}" if operation_name is not None
+                   else "the document has several operations: say which one in `operationName`")
+        raise limits.rejected("OPERATION_RESOLUTION_FAILURE", message)
+    limits.check_variables(operation, variables, schema._schema)
+    return await execute(request, query, variables, operation_name, op, token, request_id, media_type)
 
 
 async def execute(request: Request, query: str, variables: dict | None, operation_name: str | None,
@@ -133,11 +230,13 @@ async def execute(request: Request, query: str, variables: dict | None, operatio
 
     settings = request.app.state.settings
     headers = {"x-request-id": request_id}
-    async with request.app.state.pool.acquire() as conn:
+    # A short acquire timeout: with the database down, fail fast (503) instead of queueing.
+    async with request.app.state.pool.acquire(timeout=settings.db_connect_timeout_s) as conn:
         principal: Principal | None = await authenticate(conn, token)
         if principal is None:
             raise RequestError(401, "the token is unknown or revoked", "UNAUTHENTICATED",
                                {"www-authenticate": 'Bearer error="invalid_token"'})
+        observability.record().token_id = principal.token_id
         if op is not OperationType.MUTATION and not principal.can("read"):
             raise RequestError(403, "this token lacks the 'read' scope", "FORBIDDEN")
         async with conn.transaction(readonly=op is OperationType.QUERY):
@@ -146,29 +245,85 @@ async def execute(request: Request, query: str, variables: dict | None, operatio
                               request_id=request_id)
             result = await schema.execute(query, variable_values=variables, context_value=context,
                                           operation_name=operation_name)
-    body: dict[str, Any] = {}
-    if result.errors:
-        body["errors"] = [format_error(e, request_id) for e in result.errors]
-    if result.data is not None or not result.errors:
-        body["data"] = result.data
-    status = 200
-    if result.data is None and result.errors and media_type == GRAPHQL_RESPONSE:
-        status = 400  # the request failed before execution (parse or validation)
+            await close_db(context.db)
+    body, status = result_body(result, request_id, media_type)
     return json_response(body, status, media_type, headers)
+
+
+class RequestOver:
+    """Stands in for the connection once the request's transaction ends."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError("the request is over: no statement may run on its connection")
+
+
+async def close_db(request_db: Db) -> None:
+    """Before COMMIT: wait for the statement in flight, then refuse any later one.
+
+    When a field fails, graphql-core cancels its siblings but not aiodataloader's batch
+    tasks, which run on their own; one still running or starting during COMMIT would hit
+    "another operation is in progress", or run on a connection already back in the pool.
+    """
+    async with request_db._lock:
+        request_db.conn = RequestOver()
+
+
+def result_body(result: Any, request_id: str, media_type: str) -> tuple[dict[str, Any], int]:
+    """The GraphQL response and its status, as the GraphQL-over-HTTP spec asks."""
+    errors = [format_error(e, request_id) for e in result.errors or ()]
+    # Request errors (variables that do not coerce) have no path and leave no `data` entry;
+    # field errors have one and keep `data`, even when it is null.
+    request_failed = bool(errors) and result.data is None and all(e.path is None for e in result.errors)
+    body: dict[str, Any] = {"errors": errors} if errors else {}
+    if request_failed:
+        return body, 400 if media_type == GRAPHQL_RESPONSE else 200
+    body["data"] = result.data
+    codes = {e.get("extensions", {}).get("code") for e in errors}
+    if result.data is None and "SERVICE_UNAVAILABLE" in codes:
+        return body, 503  # the database went away mid-request: nothing to show, retrying helps
+    return body, 200
 
 
 def format_error(error: GraphQLError, request_id: str) -> dict:
     """Expected errors keep their message and code; anything else is masked and logged with its stack."""
+    formatted = _format_error(error, request_id)
+    observability.record().error_codes.append(formatted["extensions"]["code"])
+    return formatted
+
+
+# Database failures inside resolvers: a stable code and a plain message, no stack in the log.
+DATABASE_ERRORS = {
+    "TIMEOUT": "the query ran past the statement timeout and was cancelled",
+    "TRANSACTION_ABORTED": "not run: an earlier statement of this request failed (see the other errors)",
+    "SERVICE_UNAVAILABLE": "the database is unavailable; retry shortly",
+}
+
+
+def database_error_code(exc: BaseException) -> str | None:
+    if isinstance(exc, asyncpg.exceptions.QueryCanceledError):
+        return "TIMEOUT"
+    if isinstance(exc, asyncpg.exceptions.InFailedSQLTransactionError):
+        return "TRANSACTION_ABORTED"
+    return "SERVICE_UNAVAILABLE" if database_down(exc) else None
+
+
+def _format_error(error: GraphQLError, request_id: str) -> dict:
     original = error.original_error
     formatted = error.formatted
-    if original is None:
-        formatted.setdefault("extensions", {}).setdefault("code", "GRAPHQL_VALIDATION_FAILED")
+    if original is None or isinstance(original, GraphQLError):  # written for callers, e.g. variable coercion
+        formatted["message"] = limits.without_suggestions(formatted["message"])
+        code = "GRAPHQL_VALIDATION_FAILED" if original is None else "BAD_USER_INPUT"
+        formatted.setdefault("extensions", {}).setdefault("code", code)
         return formatted
     if isinstance(getattr(original, "extensions", None), dict) and "code" in original.extensions:
         return formatted
-    log.error("unexpected error in %s (request %s)", error.path, request_id, exc_info=original)
-    masked = {"message": "Internal server error.", "extensions": {"code": "INTERNAL_SERVER_ERROR",
-                                                                   "requestId": request_id}}
+    code = database_error_code(original)
+    if code is None:
+        log.error("unexpected error in %s (request %s)", error.path, request_id, exc_info=original,
+                  extra={"fields": {"request_id": request_id, "path": error.path}})
+        code = "INTERNAL_SERVER_ERROR"
+    message = DATABASE_ERRORS.get(code, observability.INTERNAL_ERROR)
+    masked = {"message": message, "extensions": {"code": code, "requestId": request_id}}
     if error.path:
         masked["path"] = error.path
     if error.locations:

@@ -1,10 +1,14 @@
-"""JSON log lines on stderr."""
+"""JSON log lines on stderr, each stamped with the request id of the request that wrote it."""
 from __future__ import annotations
 
 import json
 import logging
 import sys
 import time
+from contextvars import ContextVar
+
+# Set by the request middleware for the duration of one request.
+request_id: ContextVar[str | None] = ContextVar("steward_request_id", default=None)
 
 
 class JsonFormatter(logging.Formatter):
@@ -15,6 +19,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        current = request_id.get()
+        if current is not None:
+            line["request_id"] = current
         line.update(getattr(record, "fields", {}))
         if record.exc_info:
             line["stack"] = self.formatException(record.exc_info)
@@ -27,3 +34,6 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Strawberry logs every GraphQL error, expected ones (NOT_FOUND…) included, at ERROR;
+    # graphql_http logs the unexpected ones itself, with their stack and request id.
+    logging.getLogger("strawberry.execution").setLevel(logging.CRITICAL)

@@ -1,0 +1,1 @@
+"""Production hardening: limits, HTTP spec, failures, observability, container, browser."""
