@@ -2,8 +2,17 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.extensions import ParserCache, ValidationCache
 
 from .mutations import Mutation
 from .query import Query
 
-schema = strawberry.Schema(query=Query, mutation=Mutation)
+# Dashboards send the same few documents over and over: parse and validate each
+# once. Bounded, and passed as factories so no instance is shared by requests.
+CACHE_SIZE = 512
+
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    extensions=[lambda: ParserCache(maxsize=CACHE_SIZE), lambda: ValidationCache(maxsize=CACHE_SIZE)],
+)

@@ -21,11 +21,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 def create_app(settings: Settings, database_url: str) -> Starlette:
     from .graphql_http import graphql_endpoint
-
-    async def ingest_conversations(request):  # TEMP until ingest lands
-        from .ingest_http import ingest_conversations as endpoint
-
-        return await endpoint(request)
+    from .ingest_http import ingest_conversations
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):

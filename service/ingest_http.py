@@ -10,7 +10,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
 from . import auth, db
+from .health import database_down
 from .ingest import BodyTooLarge, IngestError, ingest
+from .observability import record, record_ingest
 
 log = logging.getLogger("steward.ingest")
 
@@ -75,6 +77,7 @@ async def ingest_conversations(request: Request) -> JSONResponse:
                 principal = await auth.authenticate(conn, token)
             if principal is None:
                 return _error(401, "invalid or revoked token", **{"WWW-Authenticate": "Bearer"})
+            record().token_id = principal.token_id  # for the request log line
             if not principal.can(SCOPE):
                 return _error(403, f"this token lacks the {SCOPE} scope")
             if fmt is None:
@@ -102,7 +105,9 @@ async def ingest_conversations(request: Request) -> JSONResponse:
                       **{"Retry-After": "1"})
     except asyncpg.QueryCanceledError:
         return _error(503, "the ingest exceeded its time limit; nothing was written")
-    except Exception:
+    except Exception as exc:
+        if database_down(exc):
+            return _error(503, "the database is unavailable; nothing was written, retry", **{"Retry-After": "5"})
         log.exception("ingest failed")
         return _error(500, "internal error; nothing was written")
 
@@ -110,6 +115,7 @@ async def ingest_conversations(request: Request) -> JSONResponse:
     if not result.written:
         body["message"] = f"atomic request rejected: {result.rejected} bad row(s); nothing was written"
         return JSONResponse(body, status_code=422)
+    record_ingest(request.app, result.inserted + result.updated)
     log.info("ingested org=%s accepted=%s inserted=%s updated=%s rejected=%s", principal.org_slug,
              result.accepted, result.inserted, result.updated, result.rejected)
     return JSONResponse(body)

@@ -21,6 +21,7 @@ introspection query needs 3: types → fields → args), which stops
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,10 +82,15 @@ def check(query: str, variables: dict[str, Any] | None, settings: Settings, sche
 
 def parse_document(query: str, settings: Settings) -> DocumentNode:
     """Count tokens first (parsing a huge document is the cost being limited), then parse."""
-    tokens = count_tokens(query, settings.max_tokens + 1)
-    if tokens > settings.max_tokens:
-        raise rejected("TOO_MANY_TOKENS", f"the document has more than {settings.max_tokens} tokens",
-                       limit=settings.max_tokens)
+    return _parse(query, settings.max_tokens)
+
+
+# Bounded caches keyed by the document text: repeated dashboard queries skip the
+# lexer, the parser and the validation rules; a parse error is raised anew each time.
+@lru_cache(maxsize=512)
+def _parse(query: str, max_tokens: int) -> DocumentNode:
+    if count_tokens(query, max_tokens + 1) > max_tokens:
+        raise rejected("TOO_MANY_TOKENS", f"the document has more than {max_tokens} tokens", limit=max_tokens)
     try:
         return parse(query)
     except GraphQLSyntaxError as exc:
@@ -97,9 +103,15 @@ def check_document(document: DocumentNode, variables: dict[str, Any] | None, set
     for operation in document.definitions:
         if isinstance(operation, OperationDefinitionNode):
             _check_operation(Walk.of(document, operation, variables or {}, schema), settings)
-    errors = validate(schema, document, hide_suggestions=True)
+    errors = _validate(schema, document)
     if errors:
         raise QueryRejected([_graphql_error(e, "GRAPHQL_VALIDATION_FAILED") for e in errors])
+
+
+@lru_cache(maxsize=512)
+def _validate(schema: GraphQLSchema, document: DocumentNode) -> tuple[GraphQLError, ...]:
+    # keyed by identity: documents come from the _parse cache, so a repeated query hits
+    return tuple(validate(schema, document, hide_suggestions=True))
 
 
 def check_variables(operation: OperationDefinitionNode, variables: dict[str, Any] | None,
