@@ -61,8 +61,8 @@ begin atomic
             steward.clock() as as_of,
             lu.last_at as last_update_at,
             lr.last_at as last_review_at,
-            recent.addressable_resolution_rate as arr_recent,
-            previous.addressable_resolution_rate as arr_previous
+            arr.recent as arr_recent,
+            arr.previous as arr_previous
         from steward.deployments d
         join steward.health_policies pol on pol.org_id = d.org_id
         left join metrics.current_owners o on o.org_id = d.org_id and o.deployment_id = d.id
@@ -74,14 +74,19 @@ begin atomic
             select max(pr.reviewed_at) as last_at from steward.performance_reviews pr
             where pr.org_id = d.org_id and pr.deployment_id = d.id and pr.reviewed_at <= (select steward.clock())
         ) lr on true
-        left join metrics.deployment_window(p_deployment_ids,
-                                            (select (steward.clock() at time zone 'UTC')::date - 27),
-                                            (select (steward.clock() at time zone 'UTC')::date + 1)) recent
-               on recent.deployment_id = d.id
-        left join metrics.deployment_window(p_deployment_ids,
-                                            (select (steward.clock() at time zone 'UTC')::date - 55),
-                                            (select (steward.clock() at time zone 'UTC')::date - 27)) previous
-               on previous.deployment_id = d.id
+        left join lateral (
+            -- ARR as metrics.deployment_window defines it (AI resolved / addressable over
+            -- the daily rollup) for the last 28 days and the 28 before, in one scan
+            select internals.ratio(sum(cd.ai_resolved) filter (where cd.day > t.today - 28),
+                                   sum(cd.addressable) filter (where cd.day > t.today - 28)) as recent,
+                   internals.ratio(sum(cd.ai_resolved) filter (where cd.day <= t.today - 28),
+                                   sum(cd.addressable) filter (where cd.day <= t.today - 28)) as previous
+            from (select (steward.clock() at time zone 'UTC')::date as today) t
+            join steward.conversation_daily cd
+              on cd.org_id = d.org_id and cd.deployment_id = d.id
+             and cd.day > (select (steward.clock() at time zone 'UTC')::date - 56)
+             and cd.day <= (select (steward.clock() at time zone 'UTC')::date)
+        ) arr on true
         where d.id = any (p_deployment_ids)
     )
     select
