@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from contextlib import contextmanager
 from typing import Iterator
@@ -89,6 +90,10 @@ async def _demo_tokens(url: str, slugs: tuple[str, ...]) -> list[tuple[str, str,
         await conn.close()
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -96,6 +101,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from .logs import configure_logging
 
     configure_logging(settings.log_level)
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again; with
+    # the default handler that would kill the process before the embedded
+    # PostgreSQL is stopped, so make it an ordinary exit that unwinds `database()`.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with database(settings) as url:
         asyncio.run(_check_current(url))
         say(f"steward: serving GraphQL on http://{args.host}:{args.port}/graphql")
