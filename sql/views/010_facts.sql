@@ -104,11 +104,16 @@ begin
                count(*) filter (where f.addressable and f.outcome = 'ESCALATED') as escalated,
                count(*) filter (where not f.addressable and f.outcome = 'ESCALATED') as unaddressable_escalated
         from internals.rollup_keys(p_deployment_ids, p_days) k
-        join internals.conversation_facts f
-          on f.org_id = any (orgs) and f.deployment_id = k.deployment_id
-         -- date + 1, not timestamptz + interval '1 day': the latter is 23 or 25 hours
-         -- across a DST change of the session time zone and would cut a UTC day short
-         and f.started_at >= internals.utc(k.lo) and f.started_at < internals.utc(k.hi)
+        -- one index range scan per key: `offset 0` keeps the subquery from being
+        -- flattened into a join that would classify all of an org's conversations
+        cross join lateral (
+            select * from internals.conversation_facts c
+            where c.org_id = any (orgs) and c.deployment_id = k.deployment_id
+              -- date + 1, not timestamptz + interval '1 day': the latter is 23 or 25 hours
+              -- across a DST change of the session time zone and would cut a UTC day short
+              and c.started_at >= internals.utc(k.lo) and c.started_at < internals.utc(k.hi)
+            offset 0
+        ) f
         group by f.org_id, f.deployment_id, f.day, f.topic_id
     ),
     topics as (
