@@ -46,21 +46,26 @@ left join lateral (
     limit 1
 ) cov on true;
 
--- The (deployment, day range) keys a refresh covers: the given days paired
--- element-wise with the deployments, or every day of each deployment.
+-- The (deployment, day range) keys a refresh covers: per deployment, the span
+-- from its first to its last given day (p_days[i] pairs with
+-- p_deployment_ids[i]), or every day when p_days is null. One range per
+-- deployment keeps a bulk load to a few index range scans, and a small change
+-- to the days around it.
 create function internals.rollup_keys(p_deployment_ids bigint[], p_days date[])
 returns table (deployment_id bigint, lo date, hi date)
 language sql immutable
 as $$
-    -- union, not union all: callers may repeat a key, which must not count twice
-    select k.dep, k.day, k.day + 1 from unnest(p_deployment_ids, p_days) k(dep, day) where p_days is not null
-    union
-    select dep, '-infinity'::date, 'infinity'::date from unnest(p_deployment_ids) dep where p_days is null
+    select k.dep, min(k.day), max(k.day) + 1
+    from unnest(p_deployment_ids, p_days) k(dep, day)
+    where p_days is not null
+    group by k.dep
+    union all
+    select distinct dep, '-infinity'::date, 'infinity'::date from unnest(p_deployment_ids) dep where p_days is null
 $$;
 
 -- Recompute the rollup rows of the given deployments: all days, or, with
--- p_days, only the day paired with each deployment (p_deployment_ids[i] on
--- p_days[i]), so a change touches what it changed and nothing more.
+-- p_days, the span of days paired with each deployment (p_deployment_ids[i]
+-- on p_days[i]), so a change recomputes around what it changed.
 -- Serialised per deployment so concurrent writers cannot interleave.
 create function internals.refresh_conversation_daily(p_deployment_ids bigint[], p_days date[] default null)
 returns void
