@@ -35,6 +35,23 @@ class Db:
             self.statements += 1
             return await self.conn.fetchval(sql, *args)
 
+    async def close(self) -> None:
+        """Before COMMIT: wait for the statement in flight, then refuse any later one.
+
+        When a field fails, graphql-core cancels its siblings but not aiodataloader's batch
+        tasks, which run on their own; one still running or starting during COMMIT would hit
+        "another operation is in progress", or run on a connection already back in the pool.
+        """
+        async with self._lock:
+            self.conn = _RequestOver()
+
+
+class _RequestOver:
+    """Stands in for the connection once the request's transaction ends."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError("the request is over: no statement may run on its connection")
+
 
 @dataclass
 class Context:

@@ -245,27 +245,9 @@ async def execute(request: Request, query: str, variables: dict | None, operatio
                               request_id=request_id)
             result = await schema.execute(query, variable_values=variables, context_value=context,
                                           operation_name=operation_name)
-            await close_db(context.db)
+            await context.db.close()
     body, status = result_body(result, request_id, media_type)
     return json_response(body, status, media_type, headers)
-
-
-class RequestOver:
-    """Stands in for the connection once the request's transaction ends."""
-
-    def __getattr__(self, name: str) -> Any:
-        raise RuntimeError("the request is over: no statement may run on its connection")
-
-
-async def close_db(request_db: Db) -> None:
-    """Before COMMIT: wait for the statement in flight, then refuse any later one.
-
-    When a field fails, graphql-core cancels its siblings but not aiodataloader's batch
-    tasks, which run on their own; one still running or starting during COMMIT would hit
-    "another operation is in progress", or run on a connection already back in the pool.
-    """
-    async with request_db._lock:
-        request_db.conn = RequestOver()
 
 
 def result_body(result: Any, request_id: str, media_type: str) -> tuple[dict[str, Any], int]:
