@@ -1,6 +1,7 @@
 """Deployments: one customer-service AI in production, with its owner, health and metrics."""
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated
@@ -54,8 +55,6 @@ class Health:
 
     @classmethod
     def from_row(cls, row) -> "Health":
-        import json
-
         reasons = row["reasons"]
         if isinstance(reasons, str):
             reasons = json.loads(reasons)

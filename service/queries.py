@@ -1,7 +1,6 @@
 """Named SQL the resolvers run. Metrics come from the `metrics` views and functions only."""
 
 ORGS_BY_ID = "select * from steward.organizations where id = any($1::bigint[])"
-ORG_BY_SLUG = "select * from steward.organizations where slug = $1"
 ORGS = "select * from steward.organizations order by slug"
 
 DEPLOYMENTS_BY_ID = "select * from steward.deployments where id = any($1::bigint[])"
