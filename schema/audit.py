@@ -6,17 +6,13 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from aiodataloader import DataLoader
-
-from service.loaders import one_per_key
 
 from .people import OwnershipAssignment, Person
-from .relay import Connection, Sort, connection, from_global_id, keyset_sql, page_request, to_global_id
+from .relay import Connection, Node, Sort, connection, from_global_id, keyset_sql, page_request, to_global_id
 
 if TYPE_CHECKING:
     from .deployments import Deployment
 
-CHANGES_BY_ID = "select * from steward.ownership_changes where id = any($1::bigint[])"
 # Newest first: ids grow in commit order for one deployment (its changes are serialized by a row lock).
 NEWEST_FIRST = Sort("id", "bigint", descending=True)
 
@@ -31,8 +27,7 @@ class OwnershipChangeAction(Enum):
 
 
 @strawberry.type(description="One ownership change made through the API: who, when, before, after, why.")
-class OwnershipChange:
-    id: strawberry.ID = strawberry.field(description="Opaque ID of this audit entry.")
+class OwnershipChange(Node):
     action: OwnershipChangeAction = strawberry.field(description="What the change did.")
     effective_at: datetime = strawberry.field(description="When the change takes effect (the period boundary).")
     recorded_at: datetime = strawberry.field(description="When the change was written.")
@@ -86,16 +81,8 @@ async def _assignment(info: strawberry.Info, pk: int | None) -> OwnershipAssignm
     return None if pk is None else OwnershipAssignment.from_row(await info.context.loaders.assignment.load(pk))
 
 
-def change_loader(info: strawberry.Info) -> DataLoader:
-    """Audit entries by id, one loader per request (entries never change, so it may outlive writes)."""
-    extra = info.context.extra
-    if "ownership_changes" not in extra:
-        extra["ownership_changes"] = one_per_key(info.context.db, CHANGES_BY_ID)
-    return extra["ownership_changes"]
-
-
 async def load_change(info: strawberry.Info, pk: int | None) -> OwnershipChange | None:
-    return None if pk is None else OwnershipChange.from_row(await change_loader(info).load(pk))
+    return None if pk is None else OwnershipChange.from_row(await info.context.loaders.ownership_change.load(pk))
 
 
 @strawberry.input(description="Which audit entries to list.")

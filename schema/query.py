@@ -25,6 +25,7 @@ NODE_TYPES = {
     "WorkflowUpdate": ("workflow_update", WorkflowUpdate),
     "Review": ("review", Review),
     "OwnershipAssignment": ("assignment", OwnershipAssignment),
+    "OwnershipChange": ("ownership_change", OwnershipChange),
 }
 
 
@@ -39,12 +40,13 @@ async def load_node(info: strawberry.Info, global_id: str, *types: str, field: s
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="Any object by its global ID; NOT_FOUND if it does not exist in your organization.")
-    async def node(self, info: strawberry.Info, id: strawberry.ID) -> Node:
+    @strawberry.field(description="Any object by its global ID; null, with a NOT_FOUND error, if it does not "
+                                  "exist in your organization (the rest of the answer stands).")
+    async def node(self, info: strawberry.Info, id: strawberry.ID) -> Node | None:
         return await load_node(info, id)
 
-    @strawberry.field(description="Your organization by slug; NOT_FOUND for any other slug.")
-    async def organization(self, info: strawberry.Info, slug: str) -> Organization:
+    @strawberry.field(description="Your organization by slug; null, with a NOT_FOUND error, for any other slug.")
+    async def organization(self, info: strawberry.Info, slug: str) -> Organization | None:
         org_id = await org_id_for(info, slug)
         return Organization.from_row(await info.context.loaders.organization.load(org_id))
 
@@ -60,9 +62,10 @@ class Query:
     ) -> Connection[Deployment]:
         return await deployments(info, await org_id_for(info, org_slug), filter, order_by, first, after, last, before)
 
-    @strawberry.field(description="One deployment, by global `id` or by `orgSlug` and `key`.")
+    @strawberry.field(description="One deployment, by global `id` or by `orgSlug` and `key`; null, with a "
+                                  "NOT_FOUND error, if there is none.")
     async def deployment(self, info: strawberry.Info, id: strawberry.ID | None = None, org_slug: str | None = None,
-                         key: str | None = None) -> Deployment:
+                         key: str | None = None) -> Deployment | None:
         if id is not None:
             if key is not None:
                 raise bad_input("give either `id` or `key`, not both", "id")

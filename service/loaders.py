@@ -42,6 +42,7 @@ class Loaders:
         self.assignment = one_per_key(db, q.ASSIGNMENTS_BY_ID, key="assignment_id")
         self.workflow_update = one_per_key(db, q.UPDATES_BY_ID)
         self.review = one_per_key(db, q.REVIEWS_BY_ID)
+        self.ownership_change = one_per_key(db, q.CHANGES_BY_ID)
         self.owner = one_per_key(db, q.CURRENT_OWNERS, key="deployment_id")
         self.health = one_per_key(db, q.HEALTH, key="deployment_id")
         self.history = many_per_key(db, q.OWNERSHIP_HISTORY, key="deployment_id")

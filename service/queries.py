@@ -11,6 +11,7 @@ WORKFLOWS_BY_ID = "select * from steward.workflows where id = any($1::bigint[])"
 ASSIGNMENTS_BY_ID = "select * from metrics.ownership_periods where assignment_id = any($1::bigint[])"
 UPDATES_BY_ID = "select * from steward.workflow_updates where id = any($1::bigint[])"
 REVIEWS_BY_ID = "select * from steward.performance_reviews where id = any($1::bigint[])"
+CHANGES_BY_ID = "select * from steward.ownership_changes where id = any($1::bigint[])"
 
 CURRENT_OWNERS = "select * from metrics.current_owners where deployment_id = any($1::bigint[])"
 HEALTH = "select * from metrics.health($1::bigint[])"

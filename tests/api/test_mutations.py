@@ -630,6 +630,27 @@ async def test_every_ownership_change_is_in_the_audit_log_newest_first(api):
     assert all(h["assignedBy"].startswith("test (token ") for h in history)
 
 
+async def test_an_audit_entry_is_a_node_fetched_by_its_global_id(api):
+    org = await seed(api.url, persons=2, owner=0)
+    result = payload(await api.gql("""mutation($input: AssignOwnerInput!) { assignOwner(input: $input) {
+        ... on AssignOwnerSuccess { change { id } } } }""", {"input": {
+        "deploymentId": org.deployment(0), "personId": org.person(1), "reason": "node check"}},
+        org.tokens["owners"]), "assignOwner")
+    change_id = result["change"]["id"]
+
+    node = (await api.data("""query($id: ID!) { node(id: $id) { __typename id ... on OwnershipChange {
+        action reason deployment { id } previousOwner { id } newOwner { id } } } }""",
+                           {"id": change_id}, org.tokens["read"]))["node"]
+    other = await seed(api.url, persons=1, deployments=1)
+    theirs = await api.gql("query($id: ID!) { node(id: $id) { id } }", {"id": change_id}, other.tokens["admin"])
+
+    assert node == {"__typename": "OwnershipChange", "id": change_id, "action": "HANDED_OVER",
+                    "reason": "node check", "deployment": {"id": org.deployment(0)},
+                    "previousOwner": {"id": org.person(0)}, "newOwner": {"id": org.person(1)}}
+    assert theirs["data"] == {"node": None}  # row-level security: another organization's entry does not exist
+    assert [(e["extensions"]["code"], e["path"]) for e in theirs["errors"]] == [("NOT_FOUND", ["node"])]
+
+
 async def test_mutations_in_one_document_run_in_order_and_each_sees_the_last(api):
     org = await seed(api.url, persons=3)
     body = await api.gql("""mutation($d: ID!, $a: ID!, $b: ID!) {

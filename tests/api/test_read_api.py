@@ -152,6 +152,33 @@ async def test_other_orgs_ids_are_not_found(api, world, token):
     assert body["errors"][0]["message"] == "Deployment not found"
 
 
+async def test_a_missing_object_nulls_its_own_field_and_the_rest_of_the_answer_stands(api, world, token):
+    response = await api.post('{ deployment(key: "nope") { id } organizations { slug } }', token=token)
+    body = response.json()
+
+    assert response.status_code == 200
+    assert body["data"] == {"deployment": None, "organizations": [{"slug": "acme"}]}
+    assert [(e["extensions"]["code"], e["path"]) for e in body["errors"]] == [("NOT_FOUND", ["deployment"])]
+
+
+async def test_each_missing_root_object_is_null_with_its_own_error(api, world, token):
+    found = to_global_id("Deployment", world["deployments"][0])
+    body = await api.gql("""query($found: ID!, $missing: ID!, $theirs: ID!) {
+        found: node(id: $found) { id }
+        missing: node(id: $missing) { id }
+        theirs: deployment(id: $theirs) { key }
+        other: organization(slug: "globex") { id }
+        acme: organization(slug: "acme") { slug }
+        deployments(first: 1) { totalCount }
+    }""", {"found": found, "missing": to_global_id("Review", 999999),
+           "theirs": to_global_id("Deployment", world["globex_deployment"])}, token)
+
+    assert body["data"] == {"found": {"id": found}, "missing": None, "theirs": None, "other": None,
+                            "acme": {"slug": "acme"}, "deployments": {"totalCount": 120}}
+    assert sorted((e["path"][0], e["extensions"]["code"]) for e in body["errors"]) == [
+        ("missing", "NOT_FOUND"), ("other", "NOT_FOUND"), ("theirs", "NOT_FOUND")]
+
+
 async def test_topic_opportunities_rank_uncovered_topics(api, world, token):
     gid = to_global_id("Deployment", world["deployments"][0])
     data = await api.data("""query($id: ID!) { deployment(id: $id) {

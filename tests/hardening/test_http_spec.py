@@ -87,7 +87,7 @@ async def test_field_errors_keep_data_and_200(api, token):
                                      headers=auth(token, accept=GRAPHQL_RESPONSE))
     body = response.json()
     assert response.status_code == 200
-    assert body["data"] is None and codes(body) == ["NOT_FOUND"]
+    assert body["data"] == {"deployment": None} and codes(body) == ["NOT_FOUND"]
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
