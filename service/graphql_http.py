@@ -13,7 +13,7 @@ from graphql import DocumentNode, GraphQLError, OperationDefinitionNode, Operati
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from . import db, limits, observability
+from . import db, limits, observability, scopes
 from .auth import Principal, authenticate, bearer
 from .context import Context, Db
 from .health import database_down
@@ -36,9 +36,10 @@ def json_response(body: dict, status: int, media_type: str = "application/json",
 class RequestError(Exception):
     """A malformed GraphQL-over-HTTP request: answered with `status` before anything runs."""
 
-    def __init__(self, status: int, message: str, code: str = "BAD_REQUEST", headers: dict | None = None):
+    def __init__(self, status: int, message: str, code: str = "BAD_REQUEST", headers: dict | None = None,
+                 **extensions: Any):
         super().__init__(message)
-        self.status, self.code, self.headers = status, code, headers
+        self.status, self.code, self.headers, self.extensions = status, code, headers, extensions
 
 
 async def read_params(request: Request, max_body: int) -> dict[str, Any]:
@@ -163,7 +164,8 @@ async def graphql_endpoint(request: Request) -> Response:
         return await run_within_deadline(request, media_type, record.request_id)
     except RequestError as exc:
         record.error_codes.append(exc.code)
-        return json_response(error_body(str(exc), exc.code), exc.status, media_type, headers | (exc.headers or {}))
+        return json_response(error_body(str(exc), exc.code, **exc.extensions), exc.status, media_type,
+                             headers | (exc.headers or {}))
     except limits.QueryRejected as exc:
         record.error_codes.extend(e["extensions"]["code"] for e in exc.errors)
         # The spec: a document that fails validation is a 400 in graphql-response+json, a 200 in plain JSON.
@@ -237,8 +239,11 @@ async def execute(request: Request, query: str, variables: dict | None, operatio
             raise RequestError(401, "the token is unknown or revoked", "UNAUTHENTICATED",
                                {"www-authenticate": 'Bearer error="invalid_token"'})
         observability.record().token_id = principal.token_id
-        if op is not OperationType.MUTATION and not principal.can("read"):
-            raise RequestError(403, "this token lacks the 'read' scope", "FORBIDDEN")
+        # What the token may see, judged on the document (cached by text): refused, nothing runs.
+        document = limits.parse_document(query, settings)
+        refused = scopes.refusal(document, selected_operation(document, operation_name), principal)
+        if refused is not None:
+            raise RequestError(403, refused.message, "FORBIDDEN", scope=refused.scope, field=".".join(refused.path))
         async with conn.transaction(readonly=op is OperationType.QUERY):
             await db.scope_transaction(conn, principal.org_id, settings.statement_timeout_ms)
             context = Context(db=Db(conn), principal=principal, settings=settings, request=request,
