@@ -4,6 +4,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.extensions import ParserCache, ValidationCache
 
+from .arguments import describe_arguments
 from .mutations import Mutation
 from .query import Query
 
@@ -16,3 +17,4 @@ schema = strawberry.Schema(
     mutation=Mutation,
     extensions=[lambda: ParserCache(maxsize=CACHE_SIZE), lambda: ValidationCache(maxsize=CACHE_SIZE)],
 )
+describe_arguments(schema._schema)

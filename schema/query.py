@@ -37,7 +37,7 @@ async def load_node(info: strawberry.Info, global_id: str, *types: str, field: s
     return node_type.from_row(row)
 
 
-@strawberry.type
+@strawberry.type(description="Reads, scoped to the token's organization (needs the `read` scope).")
 class Query:
     @strawberry.field(description="Any object by its global ID; NOT_FOUND if it does not exist in your organization.")
     async def node(self, info: strawberry.Info, id: strawberry.ID) -> Node:
@@ -45,7 +45,7 @@ class Query:
 
     @strawberry.field(description="Your organization by slug; NOT_FOUND for any other slug.")
     async def organization(self, info: strawberry.Info, slug: str) -> Organization:
-        org_id = await org_id_for(info, slug)
+        org_id = await org_id_for(info, slug, "slug")
         return Organization.from_row(await info.context.loaders.organization.load(org_id))
 
     @strawberry.field(description="Organizations visible to the token (its own).")
