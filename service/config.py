@@ -62,6 +62,7 @@ class Settings:
     introspection: bool = True
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     require_database_url: bool = False
+    metrics_token: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -111,6 +112,8 @@ class Settings:
             introspection=_bool(env, "STEWARD_INTROSPECTION", True),
             cors_origins=origins,
             require_database_url=require_database_url,
+            # When set, /metrics asks for `Authorization: Bearer <it>` (Prometheus' `authorization` config).
+            metrics_token=env.get("STEWARD_METRICS_TOKEN") or None,
         )
 
     @property

@@ -116,11 +116,12 @@ def graphiql_page() -> str:
 def response_media_type(request: Request) -> str:
     """The most preferred type of Accept we can produce (q-values honoured, exact types before wildcards).
 
-    No Accept at all means application/graphql-response+json, as the spec asks since 2025.
+    No Accept, or only a wildcard, means application/json: every client reads it, and the
+    graphql-http audit expects it (47DE, 80D8). graphql-response+json when asked for by name.
     """
     accept = request.headers.get("accept", "").strip()
     if not accept:
-        return GRAPHQL_RESPONSE
+        return "application/json"
     best, best_rank = None, (0.0, 0)
     for item in accept.split(","):
         kind, *parameters = (part.strip().lower() for part in item.split(";"))
@@ -135,7 +136,7 @@ def response_media_type(request: Request) -> str:
         if kind in (GRAPHQL_RESPONSE, "application/json"):
             candidate, rank = kind, (q, 1)
         elif kind in ("application/*", "*/*"):
-            candidate, rank = GRAPHQL_RESPONSE, (q, 0)
+            candidate, rank = "application/json", (q, 0)
         else:
             continue
         if q > 0 and rank > best_rank:
@@ -247,6 +248,9 @@ async def execute(request: Request, query: str, variables: dict | None, operatio
                                           operation_name=operation_name)
             await context.db.close()
     body, status = result_body(result, request_id, media_type)
+    if request.method != "POST":
+        # A GET answer is one organization's data: a browser may keep it, a shared cache never.
+        headers |= {"cache-control": "private, no-cache", "vary": "Accept, Authorization"}
     return json_response(body, status, media_type, headers)
 
 
