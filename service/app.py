@@ -13,6 +13,7 @@ from starlette.staticfiles import StaticFiles
 
 from . import db
 from .config import Settings
+from .documents import PersistedDocuments
 from .health import healthz, readyz
 from .observability import Metrics, RequestMiddleware, metrics_endpoint
 
@@ -57,5 +58,6 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.documents = PersistedDocuments(trusted_only=settings.trusted_documents == "only")
     app.state.metrics = metrics
     return app

@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse, Response
 from . import db, limits, observability
 from .auth import Principal, authenticate, bearer
 from .context import Context, Db
+from .documents import DocumentError
 from .health import database_down
 
 log = logging.getLogger("steward.graphql")
@@ -202,7 +203,13 @@ async def handle(request: Request, media_type: str, request_id: str) -> Response
     from schema import schema
 
     settings = request.app.state.settings
-    query, variables, operation_name = validate_params(await read_params(request, settings.max_body_bytes))
+    params = await read_params(request, settings.max_body_bytes)
+    try:
+        params = await request.app.state.documents.resolve(params, request.app.state.pool,
+                                                           settings.db_connect_timeout_s)
+    except DocumentError as exc:
+        raise limits.rejected(exc.code, str(exc)) from None
+    query, variables, operation_name = validate_params(params)
     document = limits.parse_document(query, settings)
     operation = selected_operation(document, operation_name)
     op = operation.operation if operation is not None else None
