@@ -152,6 +152,10 @@ async def graphql_endpoint(request: Request) -> Response:
     """GET and POST /graphql: parse, refuse what breaks a limit, then run in one transaction."""
     record = observability.record()
     headers = {"x-request-id": record.request_id}
+    if request.method == "OPTIONS":
+        # A preflight that reaches us was not answered by the CORS middleware: no origin is allowed
+        # (STEWARD_CORS_ORIGINS), so it gets the methods and no Access-Control-Allow-* header.
+        return Response(status_code=204, headers=headers | {"allow": "GET, POST, OPTIONS"})
     if request.method not in ("GET", "HEAD", "POST"):
         record.error_codes.append("METHOD_NOT_ALLOWED")
         return json_response(error_body("use GET (queries) or POST", "METHOD_NOT_ALLOWED"), 405,

@@ -231,5 +231,7 @@ async def test_cors_allows_only_the_configured_origins(apps, api):
     assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
     refused = await dashboards.client.options("/graphql", headers={"origin": "https://evil.example"} | preflight)
     assert "access-control-allow-origin" not in refused.headers
+    assert refused.status_code == 400 and "origin" in refused.text.lower()
     closed = await api.client.options("/graphql", headers={"origin": "https://dash.example.com"} | preflight)
     assert "access-control-allow-origin" not in closed.headers
+    assert closed.status_code == 204 and closed.headers["allow"] == "GET, POST, OPTIONS"
