@@ -204,7 +204,7 @@ def unavailable() -> RequestError:
 
 async def handle(request: Request, media_type: str, request_id: str) -> Response:
     """Read, parse and check the request (no database yet), then execute it."""
-    from schema import schema
+    schema = request.app.state.schema
 
     settings = request.app.state.settings
     params = await read_params(request, settings.max_body_bytes)
@@ -238,7 +238,7 @@ async def handle(request: Request, media_type: str, request_id: str) -> Response
 
 async def execute(request: Request, query: str, variables: dict | None, operation_name: str | None,
                   op: OperationType | None, token: str, request_id: str, media_type: str) -> Response:
-    from schema import schema
+    schema = request.app.state.schema
 
     settings = request.app.state.settings
     headers = {"x-request-id": request_id}
