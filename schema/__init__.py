@@ -1,9 +1,12 @@
 """The Steward GraphQL schema."""
 from __future__ import annotations
 
-import strawberry
-from strawberry.extensions import ParserCache, ValidationCache
+from typing import Any, Callable, Iterable
 
+import strawberry
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+
+from .arguments import describe_arguments
 from .mutations import Mutation
 from .query import Query
 
@@ -11,8 +14,17 @@ from .query import Query
 # once. Bounded, and passed as factories so no instance is shared by requests.
 CACHE_SIZE = 512
 
-schema = strawberry.Schema(
-    query=Query,
-    mutation=Mutation,
-    extensions=[lambda: ParserCache(maxsize=CACHE_SIZE), lambda: ValidationCache(maxsize=CACHE_SIZE)],
-)
+
+def build_schema(extensions: Iterable[Callable[[], SchemaExtension] | Any] = ()) -> strawberry.Schema:
+    """The schema, with optional extra extensions (tracing) after the caches."""
+    built = strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[lambda: ParserCache(maxsize=CACHE_SIZE), lambda: ValidationCache(maxsize=CACHE_SIZE),
+                    *extensions],
+    )
+    describe_arguments(built._schema)
+    return built
+
+
+schema = build_schema()

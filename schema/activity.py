@@ -14,20 +14,25 @@ if TYPE_CHECKING:
     from .deployments import Deployment
     from .people import Person
 
-Channel = strawberry.enum(
-    Enum("Channel", {c: c for c in ("CHAT", "EMAIL", "SMS", "VOICE", "SOCIAL")}),
-    description="A customer contact channel.",
-)
+@strawberry.enum(description="A customer contact channel.")
+class Channel(Enum):
+    CHAT = strawberry.enum_value("CHAT", description="Live chat or messaging on the brand's site or app.")
+    EMAIL = strawberry.enum_value("EMAIL", description="Email.")
+    SMS = strawberry.enum_value("SMS", description="Text messages.")
+    VOICE = strawberry.enum_value("VOICE", description="Phone calls.")
+    SOCIAL = strawberry.enum_value("SOCIAL", description="Social networks' messages and comments.")
 
 
 @strawberry.enum(description="What a workflow update changed.")
 class WorkflowUpdateKind(Enum):
-    WORKFLOW_CHANGE = "WORKFLOW_CHANGE"
-    KNOWLEDGE_REFRESH = "KNOWLEDGE_REFRESH"
-    POLICY_UPDATE = "POLICY_UPDATE"
-    NEW_USE_CASE = "NEW_USE_CASE"
-    CHANNEL_LAUNCH = "CHANNEL_LAUNCH"
-    CONFIG_CHANGE = "CONFIG_CHANGE"
+    WORKFLOW_CHANGE = strawberry.enum_value("WORKFLOW_CHANGE", description="A workflow's steps or logic changed.")
+    KNOWLEDGE_REFRESH = strawberry.enum_value("KNOWLEDGE_REFRESH",
+                                              description="Knowledge the AI answers from was refreshed.")
+    POLICY_UPDATE = strawberry.enum_value("POLICY_UPDATE", description="A business policy the AI applies changed.")
+    NEW_USE_CASE = strawberry.enum_value("NEW_USE_CASE",
+                                         description="The AI was set up for a new conversation type (topic).")
+    CHANNEL_LAUNCH = strawberry.enum_value("CHANNEL_LAUNCH", description="The AI went live on another channel.")
+    CONFIG_CHANGE = strawberry.enum_value("CONFIG_CHANGE", description="Any other configuration change.")
 
 
 @strawberry.type(description="A conversation type ('order status', 'returns', ...) of an organization.")

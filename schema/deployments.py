@@ -25,24 +25,39 @@ MAX_WEEKS = 105
 
 @strawberry.enum(description="Lifecycle of a deployment.")
 class DeploymentStatus(Enum):
-    ACTIVE = "ACTIVE"
-    PAUSED = "PAUSED"
-    RETIRED = "RETIRED"
+    ACTIVE = strawberry.enum_value("ACTIVE", description="Answering customers.")
+    PAUSED = strawberry.enum_value("PAUSED", description="Temporarily not answering customers.")
+    RETIRED = strawberry.enum_value("RETIRED", description="Out of service for good; left out of health counts.")
 
 
 @strawberry.enum(description="Ownership health, most severe first.")
 class HealthStatus(Enum):
-    UNOWNED = "UNOWNED"
-    STALE = "STALE"
-    AT_RISK = "AT_RISK"
-    HEALTHY = "HEALTHY"
+    UNOWNED = strawberry.enum_value("UNOWNED", description="No accountable owner, or the owner was deactivated.")
+    STALE = strawberry.enum_value("STALE", description="Owned, but no workflow update or no review for too long.")
+    AT_RISK = strawberry.enum_value("AT_RISK", description="Owned and current, but a warning rule applies.")
+    HEALTHY = strawberry.enum_value("HEALTHY", description="No rule of the health policy applies.")
+
+
+@strawberry.enum(description="A rule of the health policy (sql/views/030_ownership_health.sql), by severity.")
+class HealthReasonCode(Enum):
+    NO_OWNER = strawberry.enum_value("NO_OWNER", description="UNOWNED: no accountable owner is assigned.")
+    OWNER_INACTIVE = strawberry.enum_value("OWNER_INACTIVE", description="UNOWNED: the owner was deactivated.")
+    NO_RECENT_UPDATE = strawberry.enum_value(
+        "NO_RECENT_UPDATE", description="STALE: no workflow update within the policy's limit (default 14 days).")
+    NO_RECENT_REVIEW = strawberry.enum_value(
+        "NO_RECENT_REVIEW", description="STALE: no performance review within the policy's limit (default 14 days).")
+    OWNER_OUTSIDE_CX = strawberry.enum_value("OWNER_OUTSIDE_CX", description="AT_RISK: the owner works outside CX.")
+    OWNER_LOW_FTE = strawberry.enum_value(
+        "OWNER_LOW_FTE", description="AT_RISK: the owner's time on AI is below the policy's minimum (default 0.5).")
+    REVIEW_OVERDUE = strawberry.enum_value(
+        "REVIEW_OVERDUE", description="AT_RISK: no review within the policy's review limit (default 7 days).")
+    ARR_DECLINING = strawberry.enum_value(
+        "ARR_DECLINING", description="AT_RISK: ARR of the last 4 weeks fell by the policy's points or more.")
 
 
 @strawberry.type(description="One rule of the health policy that applies.")
 class HealthReason:
-    code: str = strawberry.field(
-        description="NO_OWNER, OWNER_INACTIVE, NO_RECENT_UPDATE, NO_RECENT_REVIEW, OWNER_OUTSIDE_CX, "
-                    "OWNER_LOW_FTE, REVIEW_OVERDUE or ARR_DECLINING.")
+    code: HealthReasonCode = strawberry.field(description="Which rule applies (machine-readable).")
     message: str = strawberry.field(description="The reason in words, with the figures.")
 
 
@@ -59,7 +74,8 @@ class Health:
         if isinstance(reasons, str):
             reasons = json.loads(reasons)
         return cls(status=HealthStatus(row["status"]),
-                   reasons=[HealthReason(code=r["code"], message=r["message"]) for r in reasons],
+                   reasons=[HealthReason(code=HealthReasonCode(r["code"]), message=r["message"])
+                            for r in reasons],
                    last_update_at=row["last_update_at"], last_review_at=row["last_review_at"])
 
 
@@ -151,7 +167,9 @@ class Deployment(Node):
         return [Workflow.from_row(r) for r in await info.context.loaders.workflows.load(self.pk)]
 
     @strawberry.field(description="Uncovered topics ranked by uncovered volume x escalation cost (default: last 90 days).")
-    async def topic_opportunities(self, info: strawberry.Info, first: int = 10,
+    async def topic_opportunities(self, info: strawberry.Info,
+                                  first: Annotated[int, strawberry.argument(
+                                      description="How many topics, best first (1 to 100).")] = 10,
                                   window: WindowInput | None = None) -> list[TopicOpportunity]:
         if not 1 <= first <= info.context.settings.max_page_size:
             raise bad_input(f"`first` must be between 1 and {info.context.settings.max_page_size}", "first")
@@ -190,16 +208,16 @@ class DeploymentFilter:
 
 @strawberry.enum(description="Sort keys for deployments; ties are broken by id.")
 class DeploymentOrderField(Enum):
-    NAME = "name"
-    KEY = "key"
-    LAUNCHED_AT = "launched_at"
-    HEALTH = "health_rank"
+    NAME = strawberry.enum_value("name", description="Display name.")
+    KEY = strawberry.enum_value("key", description="Deployment key.")
+    LAUNCHED_AT = strawberry.enum_value("launched_at", description="Launch instant.")
+    HEALTH = strawberry.enum_value("health_rank", description="Health, UNOWNED first when ascending.")
 
 
 @strawberry.enum(description="Sort direction.")
 class OrderDirection(Enum):
-    ASC = "ASC"
-    DESC = "DESC"
+    ASC = strawberry.enum_value("ASC", description="Smallest first.")
+    DESC = strawberry.enum_value("DESC", description="Largest first.")
 
 
 @strawberry.input(description="How to sort deployments.")

@@ -1,6 +1,9 @@
 """Errors: ApiError for queries (stable extensions.code), typed payload members for mutations."""
 from __future__ import annotations
 
+from enum import Enum
+from typing import ClassVar
+
 import strawberry
 
 
@@ -24,27 +27,40 @@ def forbidden(scope: str) -> ApiError:
     return ApiError("FORBIDDEN", f"this token lacks the {scope!r} scope")
 
 
+@strawberry.enum(description="What kind of expected failure a UserError is; the same codes as `extensions.code`.")
+class UserErrorCode(Enum):
+    NOT_FOUND = strawberry.enum_value("NOT_FOUND", description="NotFoundError.")
+    CONFLICT = strawberry.enum_value("CONFLICT", description="ConflictError.")
+    BAD_USER_INPUT = strawberry.enum_value("BAD_USER_INPUT", description="ValidationError.")
+    FORBIDDEN = strawberry.enum_value("FORBIDDEN", description="PermissionError.")
+
+
 @strawberry.interface(description="An expected failure of a mutation; nothing was written.")
 class UserError:
+    CODE: ClassVar[UserErrorCode]
     message: str = strawberry.field(description="What went wrong, for people.")
     field: str | None = strawberry.field(default=None, description="The input field at fault, if any.")
+
+    @strawberry.field(description="The kind of failure, for programs (one value per error type).")
+    def code(self) -> UserErrorCode:
+        return self.CODE
 
 
 @strawberry.type(description="The referenced object does not exist in the caller's organization.")
 class NotFoundError(UserError):
-    pass
+    CODE = UserErrorCode.NOT_FOUND
 
 
 @strawberry.type(description="The change conflicts with the current state (or a reused idempotency key).")
 class ConflictError(UserError):
-    pass
+    CODE = UserErrorCode.CONFLICT
 
 
 @strawberry.type(description="The input is invalid.")
 class ValidationError(UserError):
-    pass
+    CODE = UserErrorCode.BAD_USER_INPUT
 
 
 @strawberry.type(description="The token lacks the scope this mutation needs.")
 class PermissionError(UserError):  # noqa: A001 - the GraphQL type name the API promises
-    pass
+    CODE = UserErrorCode.FORBIDDEN

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date
+from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -89,10 +90,19 @@ class TopicOpportunity:
                    score=float(row["score"]), topic_id=row["topic_id"])
 
 
+@strawberry.enum(description="A bucket of deployment-weeks: by ownership, or by that week's update cadence.")
+class ImpactBucketKind(Enum):
+    OWNED = strawberry.enum_value("OWNED", description="The deployment had an accountable owner that week.")
+    UNOWNED = strawberry.enum_value("UNOWNED", description="It had no accountable owner that week.")
+    NONE = strawberry.enum_value("NONE", description="No workflow update that week.")
+    LOW = strawberry.enum_value("LOW", description="1-2 workflow updates that week.")
+    MEDIUM = strawberry.enum_value("MEDIUM", description="3-9 workflow updates that week.")
+    HIGH = strawberry.enum_value("HIGH", description="10 or more workflow updates that week.")
+
+
 @strawberry.type(description="ARR within one bucket of deployment-weeks.")
 class ImpactBucket:
-    bucket: str = strawberry.field(
-        description="OWNED/UNOWNED, or cadence NONE (0 updates/week), LOW (1-2), MEDIUM (3-9), HIGH (10+).")
+    bucket: ImpactBucketKind = strawberry.field(description="Which deployment-weeks the figures cover.")
     deployment_weeks: int = strawberry.field(description="Whole ISO deployment-weeks in the bucket.")
     addressable: int = strawberry.field(description="Addressable conversations in those weeks.")
     ai_resolved: int = strawberry.field(description="AI-resolved conversations in those weeks.")
@@ -100,7 +110,7 @@ class ImpactBucket:
 
     @classmethod
     def from_row(cls, row) -> "ImpactBucket":
-        return cls(bucket=row["bucket"], deployment_weeks=row["deployment_weeks"], addressable=row["addressable"],
+        return cls(bucket=ImpactBucketKind(row["bucket"]), deployment_weeks=row["deployment_weeks"], addressable=row["addressable"],
                    ai_resolved=row["ai_resolved"], addressable_resolution_rate=row["addressable_resolution_rate"])
 
 

@@ -7,7 +7,7 @@ from service import queries as q
 
 from .deployments import Deployment, DeploymentFilter, DeploymentOrder, deployments
 from .errors import not_found
-from .metrics import ImpactBucket, OwnershipSummary
+from .metrics import ImpactBucket, ImpactBucketKind, OwnershipSummary
 from .people import Person, PersonFilter, people
 from .relay import Connection, Node, to_global_id
 from .windows import Window, WindowInput, resolve_window
@@ -44,12 +44,18 @@ class Organization(Node):
                    vertical=row["vertical"], pk=row["id"])
 
 
-async def org_id_for(info: strawberry.Info, slug: str | None) -> int:
-    """The caller's organization; another slug is 'not found', exactly like an unknown one."""
+async def org_id_for(info: strawberry.Info, slug: str | None, field: str = "orgSlug") -> int:
+    """The caller's organization; another slug is 'not found', exactly like an unknown one.
+
+    `field` is the argument that carried the slug, as the error names it.
+    """
     principal = info.context.principal
     if slug is not None and slug != principal.org_slug:
-        raise not_found("organization", "orgSlug")
+        raise not_found("organization", field)
     return principal.org_id
+
+
+OWNERSHIP_BUCKETS = (ImpactBucketKind.OWNED, ImpactBucketKind.UNOWNED)
 
 
 async def ownership_summary(info: strawberry.Info, org_id: int, window: WindowInput | None) -> OwnershipSummary:
@@ -57,15 +63,18 @@ async def ownership_summary(info: strawberry.Info, org_id: int, window: WindowIn
     db = info.context.db
     overview = await db.fetchrow(q.OWNERSHIP_OVERVIEW, org_id)
     impact = [ImpactBucket.from_row(r) for r in await db.fetch(q.OWNERSHIP_IMPACT, start, end)]
-    owned = {b.bucket: b for b in impact if b.bucket in ("OWNED", "UNOWNED")}
+    by_ownership = [b for b in impact if b.bucket in OWNERSHIP_BUCKETS]
+    owned = {b.bucket: b for b in by_ownership}
     counts = {k: (overview[k] if overview else 0) for k in ("deployments", "unowned", "stale", "at_risk", "healthy")}
     return OwnershipSummary(
         window=Window(from_=start, to=end),
         **counts,
         owned_share=overview["owned_share"] if overview else None,
-        arr_owned=owned["OWNED"].addressable_resolution_rate if "OWNED" in owned else None,
-        arr_unowned=owned["UNOWNED"].addressable_resolution_rate if "UNOWNED" in owned else None,
-        by_ownership=[b for b in impact if b.bucket in ("OWNED", "UNOWNED")],
-        by_update_cadence=sorted((b for b in impact if b.bucket not in ("OWNED", "UNOWNED")),
-                                 key=lambda b: ("NONE", "LOW", "MEDIUM", "HIGH").index(b.bucket)),
+        arr_owned=owned[ImpactBucketKind.OWNED].addressable_resolution_rate if ImpactBucketKind.OWNED in owned else None,
+        arr_unowned=(owned[ImpactBucketKind.UNOWNED].addressable_resolution_rate
+                     if ImpactBucketKind.UNOWNED in owned else None),
+        by_ownership=by_ownership,
+        # enum order is cadence order: NONE, LOW, MEDIUM, HIGH
+        by_update_cadence=sorted((b for b in impact if b.bucket not in OWNERSHIP_BUCKETS),
+                                 key=lambda b: list(ImpactBucketKind).index(b.bucket)),
     )

@@ -17,11 +17,11 @@ if TYPE_CHECKING:
 
 @strawberry.enum(description="Where in the company a person works.")
 class PersonFunction(Enum):
-    CX = "CX"
-    ENGINEERING = "ENGINEERING"
-    IT = "IT"
-    VENDOR = "VENDOR"
-    OTHER = "OTHER"
+    CX = strawberry.enum_value("CX", description="Customer experience (support, care): where an owner belongs.")
+    ENGINEERING = strawberry.enum_value("ENGINEERING", description="Engineering or product.")
+    IT = strawberry.enum_value("IT", description="Internal IT.")
+    VENDOR = strawberry.enum_value("VENDOR", description="Works for the AI vendor or an agency, not the brand.")
+    OTHER = strawberry.enum_value("OTHER", description="Anywhere else in the company.")
 
 
 @strawberry.type(description="Someone who can own a customer-service AI.")

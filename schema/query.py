@@ -38,7 +38,7 @@ async def load_node(info: strawberry.Info, global_id: str, *types: str, field: s
     return node_type.from_row(row)
 
 
-@strawberry.type
+@strawberry.type(description="Reads, scoped to the token's organization (needs the `read` scope).")
 class Query:
     @strawberry.field(description="Any object by its global ID; null, with a NOT_FOUND error, if it does not "
                                   "exist in your organization (the rest of the answer stands).")
@@ -47,7 +47,7 @@ class Query:
 
     @strawberry.field(description="Your organization by slug; null, with a NOT_FOUND error, for any other slug.")
     async def organization(self, info: strawberry.Info, slug: str) -> Organization | None:
-        org_id = await org_id_for(info, slug)
+        org_id = await org_id_for(info, slug, "slug")
         return Organization.from_row(await info.context.loaders.organization.load(org_id))
 
     @strawberry.field(description="Organizations visible to the token (its own).")

@@ -14,8 +14,12 @@ from .errors import bad_input, not_found
 T = TypeVar("T")
 
 
+# IDs and cursors are standard, padded base64 (RFC 4648 section 4), as graphql-relay writes them, so any
+# base64 decoder reads them. Decoding also takes the URL-safe, unpadded form that IDs had before 0.2.
+
+
 def to_global_id(type_name: str, pk: int) -> strawberry.ID:
-    return strawberry.ID(base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("="))
+    return strawberry.ID(base64.b64encode(f"{type_name}:{pk}".encode()).decode())
 
 
 def from_global_id(global_id: str, *expected: str, field: str = "id") -> tuple[str, int]:
@@ -33,7 +37,7 @@ def from_global_id(global_id: str, *expected: str, field: str = "id") -> tuple[s
     return type_name, value
 
 
-@strawberry.interface(description="An object with a global ID (Relay).")
+@strawberry.interface(description="An object with a global ID (Relay): standard padded base64 of `Type:number`.")
 class Node:
     id: strawberry.ID = strawberry.field(description="Opaque global ID.")
 
@@ -74,7 +78,7 @@ class PageRequest:
 
 
 def encode_cursor(sort_value: Any, pk: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps([sort_value, pk], default=str).encode()).decode()
+    return base64.b64encode(json.dumps([sort_value, pk], default=str).encode()).decode()
 
 
 def decode_cursor(cursor: str, field: str) -> tuple[Any, int]:

@@ -11,8 +11,9 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from . import db
+from . import db, tracing
 from .config import Settings
+from .documents import PersistedDocuments
 from .health import healthz, readyz
 from .observability import Metrics, RequestMiddleware, metrics_endpoint
 
@@ -33,6 +34,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
                 await asyncio.wait_for(app.state.pool.close(), settings.request_timeout_s)
             except TimeoutError:  # a connection is stuck (database gone): do not hang the shutdown
                 app.state.pool.terminate()
+            tracing.shutdown(app)
 
     metrics = Metrics(pool=lambda: getattr(app.state, "pool", None))
     middleware = [Middleware(RequestMiddleware, metrics=metrics)]
@@ -57,5 +59,9 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    from schema import build_schema, schema
+
+    app.state.schema = tracing.instrument(app, build_schema) if tracing.enabled() else schema
+    app.state.documents = PersistedDocuments(trusted_only=settings.trusted_documents == "only")
     app.state.metrics = metrics
     return app

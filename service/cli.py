@@ -149,7 +149,31 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"migrate": cmd_migrate, "demo": cmd_demo, "serve": cmd_serve, "token": cmd_token, "import": cmd_import}
+async def _documents(url: str, args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from .documents import import_manifest, list_documents
+
+    conn = await connect(url)
+    try:
+        if args.action == "import":
+            inserted, existing = await import_manifest(conn, Path(args.file))
+            say(f"steward: {inserted} document(s) registered, {existing} already registered, from {args.file}")
+        else:
+            for row in await list_documents(conn):
+                print(f"{row['id']}\t{row['sha256']}\t{row['operation_name'] or '-'}\t{row['bytes']} bytes\t"
+                      f"{row['source']}\t{row['imported_at']:%Y-%m-%d %H:%M}")
+    finally:
+        await conn.close()
+
+
+def cmd_documents(settings: Settings, args: argparse.Namespace) -> int:
+    with database(settings) as url:
+        asyncio.run(_documents(url, args))
+    return 0
+
+
+COMMANDS = {"documents": cmd_documents, "migrate": cmd_migrate, "demo": cmd_demo, "serve": cmd_serve, "token": cmd_token, "import": cmd_import}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -169,6 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", default="cli", help="a label for the token")
     revoke = actions.add_parser("revoke", help="revoke a token by id")
     revoke.add_argument("id", type=int, help="token id")
+    documents = sub.add_parser("documents", help="trusted documents (for STEWARD_TRUSTED_DOCUMENTS=only)")
+    doc_actions = documents.add_subparsers(dest="action", required=True)
+    doc_import = doc_actions.add_parser("import", help="register the documents of a Relay persisted_queries.json "
+                                                       "or an Apollo persisted query manifest")
+    doc_import.add_argument("file", help="the manifest (JSON)")
+    doc_actions.add_parser("list", help="list registered documents")
     return parser
 
 

@@ -62,6 +62,8 @@ class Settings:
     introspection: bool = True
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     require_database_url: bool = False
+    metrics_token: str | None = None
+    trusted_documents: str = "off"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -81,6 +83,9 @@ class Settings:
         if require_database_url and not database_url:
             raise ConfigError("DATABASE_URL is required here (STEWARD_REQUIRE_DATABASE_URL is set): "
                               "point it at your PostgreSQL, e.g. postgresql://user@host:5432/steward")
+        trusted_documents = (env.get("STEWARD_TRUSTED_DOCUMENTS") or "off").lower()
+        if trusted_documents not in ("off", "only"):
+            raise ConfigError(f"STEWARD_TRUSTED_DOCUMENTS must be off or only, got {trusted_documents!r}")
         origins = tuple(o.strip() for o in env.get("STEWARD_CORS_ORIGINS", "").split(",") if o.strip())
         if "*" in origins:
             raise ConfigError("STEWARD_CORS_ORIGINS must list origins; '*' would expose tokens to any site")
@@ -111,6 +116,9 @@ class Settings:
             introspection=_bool(env, "STEWARD_INTROSPECTION", True),
             cors_origins=origins,
             require_database_url=require_database_url,
+            # When set, /metrics asks for `Authorization: Bearer <it>` (Prometheus' `authorization` config).
+            metrics_token=env.get("STEWARD_METRICS_TOKEN") or None,
+            trusted_documents=trusted_documents,
         )
 
     @property

@@ -1,6 +1,7 @@
 """Prometheus metrics on a registry per app, and one JSON log line per request with its request id."""
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import re
@@ -101,7 +102,13 @@ def record_ingest(app: Any, rows: int) -> None:
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    """Prometheus text exposition of this app's registry."""
+    """Prometheus text exposition of this app's registry; behind a bearer token when one is configured."""
+    expected = request.app.state.settings.metrics_token
+    if expected is not None:
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+            return Response("send `Authorization: Bearer <STEWARD_METRICS_TOKEN>`\n", status_code=401,
+                            media_type="text/plain", headers={"www-authenticate": "Bearer"})
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 

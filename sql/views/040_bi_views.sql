@@ -140,6 +140,32 @@ comment on view metrics.deployment_health is 'Health status and reasons per depl
 comment on view metrics.ownership_overview is 'Per organization: deployments by health status and owned share.';
 comment on view metrics.ownership_impact_last_90_days is 'ARR in owned vs unowned deployment-weeks and by update cadence, last 90 days.';
 
+comment on function metrics.deployment_window(bigint[], date, date) is
+    'Every window metric of the given deployments over the half-open UTC window [p_from, p_to): one row per deployment.';
+comment on function metrics.deployment_weeks(bigint[], date, date) is
+    'Every window metric of the given deployments per ISO week (Monday, UTC) overlapping [p_from, p_to), each measured over its whole week.';
+comment on function metrics.health(bigint[]) is
+    'Health status (UNOWNED > STALE > AT_RISK > HEALTHY) and every reason that applies, now, under the organization policy.';
+comment on function metrics.topic_opportunities(bigint[], date, date) is
+    'Uncovered topics of the given deployments in [p_from, p_to), ranked by uncovered volume times escalation cost.';
+comment on function metrics.deployment_week_facts(date, date) is
+    'Per deployment and whole ISO week inside [p_from, p_to): owned or not, update cadence bucket, addressable and AI resolved.';
+comment on function metrics.ownership_impact(date, date) is
+    'ARR of owned vs unowned deployment-weeks and by weekly update cadence (NONE 0, LOW 1-2, MEDIUM 3-9, HIGH 10+) in [p_from, p_to).';
+
+-- The gate: a metrics function without a comment fails the build of the views.
+do $$
+declare
+    missing text[];
+begin
+    select array_agg(p.oid::regprocedure::text) into missing
+    from pg_proc p
+    where p.pronamespace = 'metrics'::regnamespace and obj_description(p.oid, 'pg_proc') is null;
+    if missing is not null then
+        raise exception 'metrics functions without a comment: %', missing;
+    end if;
+end $$;
+
 -- The service reads the contract and maintains the rollup (its triggers read
 -- internals.conversation_facts as the writing role).
 grant usage on schema metrics, internals to steward_app;

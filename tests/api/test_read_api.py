@@ -195,3 +195,21 @@ async def test_ownership_summary_counts_health(api, world, token):
     summary = data["ownershipSummary"]
     assert summary["deployments"] == 120 and summary["unowned"] == 12
     assert summary["ownedShare"] == pytest.approx(108 / 120)
+
+
+async def test_ids_and_cursors_are_standard_padded_base64(module_db_url, token):
+    import base64
+
+    result, _ = await run_schema(module_db_url, token,
+                                 "{ deployments(first: 3) { edges { cursor node { id key } } } }")
+    edges = result.data["deployments"]["edges"]
+    for edge in edges:
+        # the strict standard decoder: right alphabet, right padding
+        assert base64.b64decode(edge["node"]["id"], validate=True).decode().startswith("Deployment:")
+        assert base64.b64decode(edge["cursor"], validate=True).decode().startswith("[")
+
+    # the URL-safe unpadded form IDs had before is still read
+    first = edges[0]["node"]
+    legacy = base64.urlsafe_b64encode(base64.b64decode(first["id"])).decode().rstrip("=")
+    again, _ = await run_schema(module_db_url, token, "query($id: ID!) { node(id: $id) { id } }", {"id": legacy})
+    assert again.errors is None and again.data["node"]["id"] == first["id"]

@@ -20,15 +20,15 @@ def auth(token: str, **headers: str) -> dict:
 
 
 @pytest.mark.parametrize("accept, media_type", [
-    (None, GRAPHQL_RESPONSE),  # no Accept: graphql-response+json since 2025 (the spec's watershed)
+    (None, "application/json"),  # no Accept: application/json (graphql-http audit 80D8)
     (GRAPHQL_RESPONSE, GRAPHQL_RESPONSE),
     ("application/json", "application/json"),
     (f"{GRAPHQL_RESPONSE}, application/json;q=0.9", GRAPHQL_RESPONSE),
     (f"{GRAPHQL_RESPONSE};q=0.5, application/json", "application/json"),
     ("application/json, */*;q=0.1", "application/json"),
-    ("*/*", GRAPHQL_RESPONSE),
-    ("application/*", GRAPHQL_RESPONSE),
-    ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", GRAPHQL_RESPONSE),
+    ("*/*", "application/json"),  # graphql-http audit 47DE
+    ("application/*", "application/json"),
+    ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "application/json"),
 ])
 async def test_response_media_type_follows_accept(api, token, accept, media_type):
     headers = auth(token) | ({"accept": accept} if accept else {})
@@ -61,7 +61,7 @@ async def test_request_errors_are_400_or_200_by_media_type(api, token, query, co
 
 async def test_unknown_operation_name_is_a_request_error(api, token):
     response = await api.client.post("/graphql", json={"query": "query A { __typename }", "operationName": "B"},
-                                     headers=auth(token))
+                                     headers=auth(token, accept=GRAPHQL_RESPONSE))
     assert response.status_code == 400 and "data" not in response.json()
     assert codes(response.json()) == ["OPERATION_RESOLUTION_FAILURE"]
 
@@ -69,7 +69,7 @@ async def test_unknown_operation_name_is_a_request_error(api, token):
 async def test_variables_that_do_not_coerce_are_a_request_error(api, token):
     response = await api.client.post("/graphql", json={
         "query": "query($n: Int!) { deployments(first: $n) { totalCount } }", "variables": {"n": "ten"}},
-        headers=auth(token))
+        headers=auth(token, accept=GRAPHQL_RESPONSE))
     body = response.json()
     assert response.status_code == 400 and "data" not in body
     assert codes(body) == ["BAD_USER_INPUT"]
@@ -117,6 +117,9 @@ async def test_get_queries_run_with_variables(api, token):
     response = await api.client.get("/graphql", params=params, headers=auth(token))
     assert response.status_code == 200
     assert len(response.json()["data"]["deployments"]["edges"]) == 1
+    # per-organization data: private to the browser, never kept by a shared cache
+    assert response.headers["cache-control"] == "private, no-cache"
+    assert {"accept", "authorization"} <= {v.strip().lower() for v in response.headers["vary"].split(",")}
 
 
 @pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded",
@@ -228,5 +231,7 @@ async def test_cors_allows_only_the_configured_origins(apps, api):
     assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
     refused = await dashboards.client.options("/graphql", headers={"origin": "https://evil.example"} | preflight)
     assert "access-control-allow-origin" not in refused.headers
+    assert refused.status_code == 400 and "origin" in refused.text.lower()
     closed = await api.client.options("/graphql", headers={"origin": "https://dash.example.com"} | preflight)
     assert "access-control-allow-origin" not in closed.headers
+    assert closed.status_code == 204 and closed.headers["allow"] == "GET, POST, OPTIONS"

@@ -70,7 +70,7 @@ async def test_just_under_the_limit_runs(api, token, build, limit, code):
 @pytest.mark.parametrize("build, limit, code", CASES)
 async def test_just_over_the_limit_is_refused_before_any_sql(api, token, build, limit, code):
     before = api.app.state.pool.acquired
-    response = await api.post(build(limit + 1), token=token)
+    response = await api.post(build(limit + 1), token=token, headers={"accept": "application/graphql-response+json"})
     body = response.json()
     assert response.status_code == 400  # graphql-response+json: the document was refused
     assert codes(body) == [code], body

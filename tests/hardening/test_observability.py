@@ -7,6 +7,7 @@ import logging
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from service.config import Settings
 from service.logs import JsonFormatter
 from service.observability import record_ingest
 
@@ -34,7 +35,7 @@ async def test_metrics_count_the_requests_made(apps, token):
         assert (await api.post(PROBE, token=token)).status_code == 200
     await api.post('query Missing { deployment(key: "nope") { name } }', token=token)
     await api.post("query Refused { a0: __typename " + "".join(f"a{i}: __typename " for i in range(1, 17)) + "}",
-                   token=token)
+                   token=token, headers={"accept": "application/graphql-response+json"})
     record_ingest(api.app, 12)
 
     samples = await scrape(api)
@@ -119,3 +120,12 @@ async def test_crash_outside_graphql_execution_is_a_masked_json_500(api, token, 
         "code": "INTERNAL_SERVER_ERROR", "requestId": "crash-2"}}]}
     assert any("bug in a limit" in (r.exc_text or "") or (r.exc_info and "bug in a limit" in str(r.exc_info[1]))
                for r in caplog.records)
+
+
+async def test_metrics_can_ask_for_a_bearer_token(apps):
+    api = await apps(Settings(metrics_token="s3cret-scrape"))
+    assert (await api.client.get("/metrics")).status_code == 401
+    wrong = await api.client.get("/metrics", headers={"authorization": "Bearer nope"})
+    assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"
+    right = await api.client.get("/metrics", headers={"authorization": "Bearer s3cret-scrape"})
+    assert right.status_code == 200 and "steward_http_requests_total" in right.text

@@ -174,3 +174,12 @@ async def test_every_column_of_every_metrics_view_has_a_comment(conn):
             "ownership_impact_last_90_days"} <= {r["relname"] for r in rows}
     assert undocumented == []
     assert views_without_comment == []
+
+
+async def test_every_metrics_function_has_a_comment(conn):
+    rows = await conn.fetch(
+        "select p.oid::regprocedure::text as name, obj_description(p.oid, 'pg_proc') as doc from pg_proc p"
+        " where p.pronamespace = 'metrics'::regnamespace order by 1"
+    )
+    assert len(rows) >= 6
+    assert [r["name"] for r in rows if not (r["doc"] or "").strip()] == []

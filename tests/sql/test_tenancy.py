@@ -62,10 +62,23 @@ SEEDED = ["organizations", "health_policies", "persons", "deployments", "ownersh
           "conversation_daily", "api_tokens"]
 
 
+# Tables shared by every tenant: they hold no tenant data (Citus reference tables).
+SHARED_TABLES = {"trusted_documents"}
+
+
 async def steward_tables(conn) -> list[str]:
+    """Every tenant table of the steward schema (organizations included)."""
     return [r["relname"] for r in await conn.fetch(
         "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace"
-        " where n.nspname = 'steward' and c.relkind in ('r', 'p') order by 1")]
+        " where n.nspname = 'steward' and c.relkind in ('r', 'p') order by 1") if r["relname"] not in SHARED_TABLES]
+
+
+async def test_every_table_but_the_shared_ones_belongs_to_an_organization(conn):
+    rows = await conn.fetch(
+        "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+        " where n.nspname = 'steward' and c.relkind in ('r', 'p') and c.relname <> 'organizations'"
+        " and not exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'org_id')")
+    assert {r["relname"] for r in rows} == SHARED_TABLES
 
 
 async def metrics_views(conn) -> list[str]:
