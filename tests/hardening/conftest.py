@@ -7,6 +7,7 @@ from service.config import Settings
 
 from ..api.conftest import Api, make_token, start_api
 from ..api.world import build_world
+from ..live import steward_serve
 
 
 class CountingPool:
@@ -78,40 +79,5 @@ def codes(body: dict) -> list[str]:
 @pytest.fixture(scope="module")
 def live_server(world_url: str, tmp_path_factory):
     """`steward serve` in a process of its own on 127.0.0.1 and a free port, over this module's world."""
-    import os
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-    from pathlib import Path
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    env = os.environ | {"DATABASE_URL": world_url, "STEWARD_PORT": str(port), "STEWARD_HOST": "127.0.0.1"}
-    root = Path(__file__).resolve().parents[2]
-    with open(log, "wb") as out:
-        server = subprocess.Popen([sys.executable, "-m", "service.cli", "serve"], cwd=root, env=env,
-                                  stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"steward serve did not start:\n{log.read_text()[-3000:]}") from None
-                time.sleep(0.1)
+    with steward_serve(world_url, tmp_path_factory.mktemp("serve") / "serve.log") as base:
         yield base
-    finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
