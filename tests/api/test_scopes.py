@@ -407,7 +407,8 @@ async def test_a_query_without_read_names_its_first_field(api, logged, org, toke
 
 async def test_introspection_in_a_mutation(api, logged, org, tokens):
     typename = await api.gql("mutation { __typename }", None, tokens["write:owners"])
-    schema_field = await api.post("mutation { __schema { types { name } } }", None, tokens["write:owners"])
+    schema_field = await api.post("mutation { __schema { types { name } } }", None, tokens["write:owners"],
+                                  headers={"accept": "application/graphql-response+json"})
 
     assert typename == {"data": {"__typename": "Mutation"}}
     assert schema_field.status_code == 400  # a validation failure, before any token is looked up

@@ -1,22 +1,13 @@
 """Apps with their own settings over a small committed world, and a pool that counts its use."""
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Iterator
-
 import pytest
 
 from service.config import Settings
 
 from ..api.conftest import Api, make_token, start_api
 from ..api.world import build_world
+from ..live import steward_serve
 
 
 class CountingPool:
@@ -85,41 +76,8 @@ def codes(body: dict) -> list[str]:
     return [e.get("extensions", {}).get("code") for e in body.get("errors", ())]
 
 
-@contextmanager
-def running_server(database_url: str, log: Path, **env: str) -> Iterator[str]:
-    """`steward serve` in a process of its own on 127.0.0.1 and a free port; yields its base URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = os.environ | {"DATABASE_URL": database_url, "STEWARD_PORT": str(port), "STEWARD_HOST": "127.0.0.1"} | env
-    root = Path(__file__).resolve().parents[2]
-    with open(log, "wb") as out:
-        server = subprocess.Popen([sys.executable, "-m", "service.cli", "serve"], cwd=root, env=env,
-                                  stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"steward serve did not start:\n{log.read_text()[-3000:]}") from None
-                time.sleep(0.1)
-        yield base
-    finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
 @pytest.fixture(scope="module")
 def live_server(world_url: str, tmp_path_factory):
-    """`steward serve` over this module's world."""
-    with running_server(world_url, tmp_path_factory.mktemp("serve") / "serve.log") as base:
+    """`steward serve` in a process of its own on 127.0.0.1 and a free port, over this module's world."""
+    with steward_serve(world_url, tmp_path_factory.mktemp("serve") / "serve.log") as base:
         yield base

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from .conftest import running_server
+from ..live import steward_serve
 
 trace_service = pytest.importorskip("opentelemetry.proto.collector.trace.v1.trace_service_pb2")
 
@@ -53,7 +53,7 @@ def collector():
 def test_a_request_is_one_trace_of_http_graphql_and_sql_spans_carrying_the_request_id(
         world_url, token, collector, tmp_path):
     endpoint = f"http://127.0.0.1:{collector.server_port}"
-    with running_server(world_url, tmp_path / "serve.log", OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+    with steward_serve(world_url, tmp_path / "serve.log", OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
                         OTEL_SERVICE_NAME="steward-test", OTEL_BSP_SCHEDULE_DELAY="100") as base:
         request = urllib.request.Request(
             f"{base}/graphql", data=json.dumps({"query": "query Traced { deployments { totalCount } }"}).encode(),
