@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -15,9 +14,6 @@ from . import db
 from .config import Settings
 from .health import healthz, readyz
 from .observability import Metrics, RequestMiddleware, metrics_endpoint
-
-STATIC_DIR = Path(__file__).resolve().parent / "static"
-
 
 def create_app(settings: Settings, database_url: str) -> Starlette:
     from .graphql_http import graphql_endpoint
@@ -51,7 +47,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
-            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+            # Package data of `service`, found through its import location (a checkout or a wheel).
+            Mount("/static", StaticFiles(packages=[("service", "static")]), name="static"),
         ],
         middleware=middleware,
         lifespan=lifespan,

@@ -10,7 +10,6 @@ from typing import Iterator
 
 from .config import ConfigError, Settings
 from .db import connect
-from .embedded import EmbeddedPostgres
 from .ingest_cli import add_parser as add_import_parser
 from .ingest_cli import cmd_import
 from .migrate import MigrationError, migrate
@@ -27,6 +26,8 @@ def database(settings: Settings) -> Iterator[str]:
         say("steward: using PostgreSQL at DATABASE_URL")
         yield settings.database_url
         return
+    from .embedded import EmbeddedPostgres  # an extra: a clear ConfigError when it is not installed
+
     embedded = EmbeddedPostgres(settings.pgdata, settings.embedded_port)
     url = embedded.start()
     state = "started" if embedded.started_here else "reusing running"

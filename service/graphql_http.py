@@ -5,7 +5,7 @@ import asyncio
 import functools
 import json
 import logging
-from pathlib import Path
+from importlib.resources import files
 from typing import Any
 
 import asyncpg
@@ -21,7 +21,7 @@ from .health import database_down
 log = logging.getLogger("steward.graphql")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
-GRAPHIQL_PAGE = Path(__file__).resolve().parent / "static" / "graphiql.html"
+GRAPHIQL_PAGE = files("service") / "static" / "graphiql.html"  # package data
 
 
 def error_body(message: str, code: str, **extensions: Any) -> dict:
