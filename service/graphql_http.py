@@ -237,6 +237,7 @@ async def execute(request: Request, query: str, variables: dict | None, operatio
             raise RequestError(401, "the token is unknown or revoked", "UNAUTHENTICATED",
                                {"www-authenticate": 'Bearer error="invalid_token"'})
         observability.record().token_id = principal.token_id
+        request.app.state.token_usage.seen(principal)
         if op is not OperationType.MUTATION and not principal.can("read"):
             raise RequestError(403, "this token lacks the 'read' scope", "FORBIDDEN")
         async with conn.transaction(readonly=op is OperationType.QUERY):
