@@ -6,6 +6,27 @@
 #
 # Migrations are their own step (`steward migrate`, run once per release); `serve`
 # refuses a database whose migrations are behind the code.
+#
+# Two stages: the builder turns the sources into a wheel (the SQL and the GraphiQL
+# assets are its package data); the image installs the runtime lock and that wheel,
+# nothing else: no sources, no build backend, no test tools, no embedded PostgreSQL.
+
+FROM python:3.11-slim-bookworm AS builder
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /src
+# The build backend at the version the development lock pins.
+COPY requirements-dev.lock ./
+RUN pip install "$(grep '^setuptools==' requirements-dev.lock)"
+COPY pyproject.toml README.md ./
+COPY sql ./sql
+COPY schema ./schema
+COPY service ./service
+RUN pip wheel --no-deps --no-build-isolation --wheel-dir /dist .
+
+
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -19,17 +40,16 @@ RUN groupadd --system --gid 10001 steward \
 
 WORKDIR /app
 
-# Dependencies from the lock alone, in a layer of their own: rebuilt only when the lock changes.
+# Runtime dependencies from the lock alone, in a layer of their own: rebuilt only when the lock changes.
 COPY requirements.lock ./
 RUN pip install --no-cache-dir -r requirements.lock
 
-# The application. Editable install: migrate.py finds sql/ next to service/, as in a checkout.
-COPY pyproject.toml README.md ./
-COPY sql ./sql
-COPY schema ./schema
-COPY service ./service
-RUN pip install --no-cache-dir --no-deps --no-build-isolation -e . \
- && python -c "import service.app, schema"
+# The application: the wheel only, its dependencies already there (pip check proves the lock fits it).
+COPY --from=builder /dist /tmp/dist
+RUN pip install --no-cache-dir --no-deps /tmp/dist/steward-*.whl \
+ && rm -rf /tmp/dist \
+ && pip check \
+ && python -c "import service.app, schema; from service.migrate import migrations; assert migrations()"
 
 # No embedded PostgreSQL in a container: its data would vanish with the container.
 ENV STEWARD_REQUIRE_DATABASE_URL=1 \

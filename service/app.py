@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from pathlib import Path
+import logging
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -16,8 +16,9 @@ from .config import Settings
 from .documents import PersistedDocuments
 from .health import healthz, readyz
 from .observability import Metrics, RequestMiddleware, metrics_endpoint
+from .token_usage import TokenUsage
 
-STATIC_DIR = Path(__file__).resolve().parent / "static"
+log = logging.getLogger("steward.app")
 
 
 def create_app(settings: Settings, database_url: str) -> Starlette:
@@ -26,10 +27,16 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
-        app.state.pool = await db.create_pool(settings, database_url)
+        app.state.pool = pool = await db.create_pool(settings, database_url)
+        timeouts = (settings.db_connect_timeout_s, settings.statement_timeout_ms)
+        recorder = asyncio.create_task(app.state.token_usage.flush_forever(pool, *timeouts))
         try:
             yield
         finally:
+            recorder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await recorder
+            await _last_flush(app.state.token_usage, pool, timeouts)
             try:
                 await asyncio.wait_for(app.state.pool.close(), settings.request_timeout_s)
             except TimeoutError:  # a connection is stuck (database gone): do not hang the shutdown
@@ -53,7 +60,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
-            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+            # Package data of `service`, found through its import location (a checkout or a wheel).
+            Mount("/static", StaticFiles(packages=[("service", "static")]), name="static"),
         ],
         middleware=middleware,
         lifespan=lifespan,
@@ -64,4 +72,13 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     app.state.schema = tracing.instrument(app, build_schema) if tracing.enabled() else schema
     app.state.documents = PersistedDocuments(trusted_only=settings.trusted_documents == "only")
     app.state.metrics = metrics
+    app.state.token_usage = TokenUsage()
     return app
+
+
+async def _last_flush(usage: TokenUsage, pool, timeouts: tuple[float, int]) -> None:
+    """Record the last minute's token use at shutdown, unless the database is gone."""
+    try:
+        await asyncio.wait_for(usage.flush(pool, *timeouts), timeouts[0] + timeouts[1] / 1000)
+    except Exception as exc:  # shutting down: never let bookkeeping block or fail it
+        log.warning("token use of the last minute not recorded: %s", type(exc).__name__)

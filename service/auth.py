@@ -53,7 +53,7 @@ async def create_token(conn: asyncpg.Connection, org_slug: str, scopes: list[str
         raise ValueError(f"scopes must be some of {', '.join(SCOPES)}; got {', '.join(unknown) or 'none'}")
     org_id = await conn.fetchval("select id from steward.organizations where slug = $1", org_slug)
     if org_id is None:
-        raise LookupError(f"no organization with slug {org_slug!r}")
+        raise LookupError(f"no organization with slug {org_slug!r} (see `steward org list`, or `steward org create`)")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token_id = await conn.fetchval(
         "insert into steward.api_tokens (org_id, name, token_hash, scopes) values ($1, $2, $3, $4) returning id",

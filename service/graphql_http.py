@@ -5,7 +5,7 @@ import asyncio
 import functools
 import json
 import logging
-from pathlib import Path
+from importlib.resources import files
 from typing import Any
 
 import asyncpg
@@ -22,7 +22,7 @@ from .health import database_down
 log = logging.getLogger("steward.graphql")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
-GRAPHIQL_PAGE = Path(__file__).resolve().parent / "static" / "graphiql.html"
+GRAPHIQL_PAGE = files("service") / "static" / "graphiql.html"  # package data
 
 
 def error_body(message: str, code: str, **extensions: Any) -> dict:
@@ -251,6 +251,7 @@ async def execute(request: Request, query: str, variables: dict | None, operatio
             raise RequestError(401, "the token is unknown or revoked", "UNAUTHENTICATED",
                                {"www-authenticate": 'Bearer error="invalid_token"'})
         observability.record().token_id = principal.token_id
+        request.app.state.token_usage.seen(principal)
         # What the token may see, judged on the document (cached by text): refused, nothing runs.
         document = limits.parse_document(query, settings)
         refused = scopes.refusal(document, selected_operation(document, operation_name), principal)

@@ -78,6 +78,7 @@ async def ingest_conversations(request: Request) -> JSONResponse:
             if principal is None:
                 return _error(401, "invalid or revoked token", **{"WWW-Authenticate": "Bearer"})
             record().token_id = principal.token_id  # for the request log line
+            request.app.state.token_usage.seen(principal)
             if not principal.can(SCOPE):
                 return _error(403, f"this token lacks the {SCOPE} scope")
             if fmt is None:

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 
 import asyncpg
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+# Package data of `service.sql` (the top-level sql/ folder in a checkout), so a wheel works too.
+SQL_DIR = resources.files("service.sql")
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 VIEWS_DIR = SQL_DIR / "views"
 # Schemas rebuilt from sql/views on every change: nothing else may live there.
@@ -25,7 +27,7 @@ class MigrationError(RuntimeError):
 class Migration:
     version: str
     name: str
-    path: Path
+    path: Traversable
 
     @property
     def sql(self) -> str:
@@ -42,10 +44,15 @@ class Report:
     views_rebuilt: bool
 
 
-def migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+def sql_files(directory: Traversable) -> list[Traversable]:
+    """The directory's .sql files, by name."""
+    return sorted((p for p in directory.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name)
+
+
+def migrations(directory: Traversable = MIGRATIONS_DIR) -> list[Migration]:
     found = []
-    for path in sorted(directory.glob("*.sql")):
-        version, _, name = path.stem.partition("_")
+    for path in sql_files(directory):
+        version, _, name = path.name.removesuffix(".sql").partition("_")
         if not version.isdigit():
             raise MigrationError(f"{path.name}: migration files are named NNNN_description.sql")
         found.append(Migration(version, name, path))
@@ -55,12 +62,12 @@ def migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
-def views_checksum(directory: Path = VIEWS_DIR, migration_list: list[Migration] | None = None) -> str:
+def views_checksum(directory: Traversable = VIEWS_DIR, migration_list: list[Migration] | None = None) -> str:
     """Changes when any view file changes, or when a migration is added (tables under the views moved)."""
     digest = hashlib.sha256()
     for m in migration_list if migration_list is not None else migrations():
         digest.update(m.checksum.encode())
-    for path in sorted(directory.glob("*.sql")):
+    for path in sql_files(directory):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
@@ -97,7 +104,7 @@ def _verify(applied: dict[str, str], files: list[Migration]) -> list[Migration]:
         migration = by_version.get(version)
         if migration is None:
             raise MigrationError(
-                f"the database has migration {version}, which is not in {MIGRATIONS_DIR}: "
+                f"the database has migration {version}, which this version of Steward does not have: "
                 "it was migrated by a newer Steward"
             )
         if migration.checksum != checksum:
@@ -154,7 +161,7 @@ async def _rebuild_views(conn: asyncpg.Connection, checksum: str) -> None:
         previous_rollup = await conn.fetchval("select rollup_checksum from steward_meta.views_state")
         for schema in REPEATABLE_SCHEMAS:
             await conn.execute(f"drop schema if exists {schema} cascade; create schema {schema};")
-        for path in sorted(VIEWS_DIR.glob("*.sql")):
+        for path in sql_files(VIEWS_DIR):
             try:
                 await conn.execute(path.read_text())
             except asyncpg.PostgresError as exc:

@@ -36,3 +36,11 @@ WORKFLOWS_BY_DEPLOYMENT = """
 OWNERSHIP_OVERVIEW = "select * from metrics.ownership_overview where org_id = $1"
 OWNERSHIP_IMPACT = "select * from metrics.ownership_impact($1::date, $2::date) order by dimension, bucket"
 TODAY = "select (steward.clock() at time zone 'UTC')::date"
+
+# Token use remembered by service/token_usage.py: a minute after the recorded use at the earliest,
+# so several processes (and a burst of requests) write each token at most about once a minute.
+TOUCH_TOKENS = """
+    update steward.api_tokens t set last_used_at = u.used_at
+      from unnest($1::bigint[], $2::timestamptz[]) as u(id, used_at)
+     where t.id = u.id and (t.last_used_at is null or t.last_used_at < u.used_at - interval '1 minute')
+"""

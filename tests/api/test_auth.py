@@ -150,7 +150,8 @@ async def test_only_the_hash_of_a_token_is_stored(api, org):
     finally:
         await conn.close()
 
-    assert set(row.keys()) == {"org_id", "id", "name", "token_hash", "scopes", "created_at", "revoked_at"}
+    assert set(row.keys()) == {"org_id", "id", "name", "token_hash", "scopes", "created_at", "revoked_at",
+                                "last_used_at"}
     assert bytes(row["token_hash"]) == hashlib.sha256(token.encode()).digest()
     assert found == []
     assert re.fullmatch(r"stw_[A-Za-z0-9_-]{40,}", token)
@@ -197,12 +198,13 @@ async def test_the_demo_prints_a_read_and_a_write_token_per_organization(api):
 
     tokens = await _demo_tokens(api.url, slugs)
 
-    assert [(slug, kind) for slug, kind, _, _ in tokens] == [(s, k) for s in slugs for k, _ in DEMO_TOKENS]
-    for slug, kind, scopes, token in tokens:
+    assert [(slug, kind) for _, slug, kind, _, _ in tokens] == [(s, k) for s in slugs for k, _ in DEMO_TOKENS]
+    for token_id, slug, kind, scopes, token in tokens:
         response = await api.post("{ organizations { slug } }", token=token)
         assert response.json()["data"]["organizations"] == [{"slug": slug}]
-        rows = await sql(api.url, "select t.scopes, t.name from steward.api_tokens t where t.token_hash = $1",
+        rows = await sql(api.url, "select t.id, t.scopes, t.name from steward.api_tokens t where t.token_hash = $1",
                          hashlib.sha256(token.encode()).digest())
         assert rows[0]["scopes"] == sorted(scopes.split(",")) and rows[0]["name"] == f"demo-{kind}"
+        assert rows[0]["id"] == token_id
     assert dict(DEMO_TOKENS)["write"] == "read,write:owners,write:activity"
     assert REFERENCE_ORGS == ("lumen-beauty", "harbor-home", "northwind-outfitters")

