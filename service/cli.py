@@ -1,4 +1,4 @@
-"""steward serve | migrate | demo | import | token"""
+"""steward serve | migrate | demo | import | token | bi-login"""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +7,9 @@ import signal
 import sys
 from contextlib import contextmanager
 from typing import Iterator
+from urllib.parse import urlsplit
+
+import asyncpg
 
 from .config import ConfigError, Settings
 from .db import connect
@@ -149,7 +152,48 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"migrate": cmd_migrate, "demo": cmd_demo, "serve": cmd_serve, "token": cmd_token, "import": cmd_import}
+def connection_parameters(url: str, user: str) -> str:
+    """Where a BI tool connects: the server and database of `url`, as `user`."""
+    parts = urlsplit(url)
+    database_name = parts.path.lstrip("/") or "(as in DATABASE_URL)"
+    return (f"host={parts.hostname or '(as in DATABASE_URL)'} port={parts.port or 5432}"
+            f" dbname={database_name} user={user}")
+
+
+async def _bi_login(url: str, args: argparse.Namespace) -> None:
+    from .bi_logins import create_bi_login, list_bi_logins, revoke_bi_login
+
+    conn = await connect(url)
+    try:
+        if args.action == "create":
+            password = await create_bi_login(conn, args.org, args.name)
+            print(password)
+            say(f"steward: BI login {args.name} reads {args.org} only; password (above) shown once, stored as"
+                f" a SCRAM verifier; connect with {connection_parameters(url, args.name)}")
+        elif args.action == "revoke":
+            outcome = await revoke_bi_login(conn, args.name)
+            say(f"steward: BI login {args.name} revoked: {outcome}")
+        else:
+            logins = await list_bi_logins(conn, args.org)
+            for login in logins:
+                state = "active" if login.can_login else ("disabled" if login.role_exists else "role missing")
+                print(f"{login.name:<32} {login.org_slug:<24} {login.created_at:%Y-%m-%d %H:%M}Z  {state}")
+            if not logins:
+                say("steward: no BI logins")
+    except asyncpg.InsufficientPrivilegeError as exc:
+        raise ValueError(f"the database user cannot manage logins: {exc}") from exc
+    finally:
+        await conn.close()
+
+
+def cmd_bi_login(settings: Settings, args: argparse.Namespace) -> int:
+    with database(settings) as url:
+        asyncio.run(_bi_login(url, args))
+    return 0
+
+
+COMMANDS = {"migrate": cmd_migrate, "demo": cmd_demo, "serve": cmd_serve, "token": cmd_token, "import": cmd_import,
+            "bi-login": cmd_bi_login}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -169,6 +213,15 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", default="cli", help="a label for the token")
     revoke = actions.add_parser("revoke", help="revoke a token by id")
     revoke.add_argument("id", type=int, help="token id")
+    bi = sub.add_parser("bi-login", help="PostgreSQL logins for BI tools, each pinned to one organization")
+    bi_actions = bi.add_subparsers(dest="action", required=True)
+    bi_create = bi_actions.add_parser("create", help="create a login in bi_reader and print its password (shown once)")
+    bi_create.add_argument("--org", required=True, help="organization slug")
+    bi_create.add_argument("--name", required=True, help="login name: a-z, 0-9 and _, starting with a letter")
+    bi_revoke = bi_actions.add_parser("revoke", help="remove a login's organization and drop the login")
+    bi_revoke.add_argument("name", help="login name")
+    bi_list = bi_actions.add_parser("list", help="list BI logins")
+    bi_list.add_argument("--org", default=None, help="only this organization")
     return parser
 
 
