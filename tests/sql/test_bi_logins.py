@@ -16,8 +16,9 @@ import pytest
 
 from service.bi_logins import create_bi_login, revoke_bi_login
 from service.db import connect
+from service.migrate import migrations
 
-from ..conftest import ROOT
+from ..conftest import ROOT, create_clone, drop_database, with_database
 from ..factory import Factory
 from .test_tenancy import NOW, seed
 
@@ -403,6 +404,33 @@ async def test_a_superuser_session_not_acting_as_the_service_has_no_organization
     as_service = await conn.fetchval("select steward.current_org_id()")
 
     assert (as_owner, as_service) == (None, org)
+
+
+async def test_migration_0006_maps_a_login_made_with_the_former_recipe(server_url):
+    database = await create_clone(server_url, "template0")
+    conn = await connect(with_database(server_url, database))
+    pinned, unpinned = new_role_name("former"), new_role_name("former_none")
+    try:
+        before = [m for m in migrations() if m.version < "0006"]
+        for migration in before:
+            await conn.execute(migration.sql)
+        org = await conn.fetchval("insert into steward.organizations (slug, name) values ('acme', 'Acme') returning id")
+        await conn.execute(f"create role {pinned} login in role bi_reader; create role {unpinned} login in role bi_reader")
+        # per database, so that no other database on this server sees the setting
+        await conn.execute(f'alter role {pinned} in database "{database}" set app.org_id = \'{org}\'')
+        await conn.execute(f'alter role {unpinned} in database "{database}" set app.org_id = \'999999\'')
+        await conn.execute(next(m for m in migrations() if m.version == "0006").sql)
+        mapped = [tuple(r) for r in await conn.fetch("select role, org_id from steward.bi_logins")]
+    finally:
+        await conn.close()
+        await drop_database(server_url, database)
+        admin = await connect(server_url)
+        try:
+            await drop_roles(admin, [pinned, unpinned])
+        finally:
+            await admin.close()
+
+    assert mapped == [(pinned, org)]
 
 
 # --- the CLI ------------------------------------------------------------------------------------------------
