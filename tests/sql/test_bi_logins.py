@@ -415,7 +415,8 @@ async def test_migration_0006_maps_a_login_made_with_the_former_recipe(server_ur
         for migration in before:
             await conn.execute(migration.sql)
         org = await conn.fetchval("insert into steward.organizations (slug, name) values ('acme', 'Acme') returning id")
-        await conn.execute(f"create role {pinned} login in role bi_reader; create role {unpinned} login in role bi_reader")
+        for role in (pinned, unpinned):
+            await conn.execute(f"create role {role} login in role bi_reader")
         # per database, so that no other database on this server sees the setting
         await conn.execute(f'alter role {pinned} in database "{database}" set app.org_id = \'{org}\'')
         await conn.execute(f'alter role {unpinned} in database "{database}" set app.org_id = \'999999\'')
