@@ -16,6 +16,7 @@ import asyncpg
 import strawberry
 
 from service import audit, idempotency
+from service.instants import instant_problem
 from service.loaders import Loaders
 
 from .errors import (ApiError, ConflictError, NotFoundError, PermissionError, UserError,
@@ -107,6 +108,8 @@ class Write:
             return now
         if value.tzinfo is None:
             raise invalid("give a time zone offset (e.g. 2026-03-01T09:00:00Z)", field)
+        if (reason := instant_problem(value)) is not None:  # the DateTime scalar refuses these first
+            raise invalid(f"{field} {reason}", field)
         if value > now + CLOCK_SKEW:
             raise invalid(f"{field} is in the future; changes are recorded when they happen, not scheduled",
                           field)
