@@ -18,7 +18,7 @@ from graphql.utilities.validate_input_value import validate_input_literal
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import SchemaExtension
 
-from service.instants import DATE_RANGE, INSTANT_RANGE, date_problem, instant_problem
+from service.instants import DATE_RANGE, INSTANT_RANGE, comparable, date_problem, instant_problem
 
 T = TypeVar("T")
 RFC_3339 = "https://datatracker.ietf.org/doc/html/rfc3339"
@@ -50,6 +50,8 @@ def _parser(name: str, parse: Callable[[str], T], problem: Callable[[T], str | N
 
 
 def _isoformat(value: date) -> str:
+    if isinstance(value, datetime):
+        value = comparable(value)  # a stored ±infinity keeps the offset every DateTime has
     return value.isoformat()
 
 

@@ -37,3 +37,12 @@ def date_problem(value: date) -> str | None:
     if FIRST_DAY <= value < END_DAY:
         return None
     return f"is out of range: dates must be {DATE_RANGE}"
+
+
+def comparable(value: datetime) -> datetime:
+    """A stored instant that Python can compare: asyncpg returns ±infinity as naive datetime.min/max.
+
+    Every finite timestamptz arrives with an offset; only a row older than the range constraints
+    can hold ±infinity, and comparing its naive stand-in with an aware instant raises TypeError.
+    """
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

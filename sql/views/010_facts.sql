@@ -15,7 +15,7 @@ as $$ select (num / nullif(den, 0))::double precision $$;
 -- before the range constraints (sql/migrations/0007) can hold one; subtracting
 -- it would fail the whole statement, and with it every deployment it covers.
 create function internals.whole_days(p_from timestamptz, p_to timestamptz) returns integer
-language sql immutable parallel safe
+language sql stable parallel safe
 as $$ select case when isfinite(p_from) and isfinite(p_to)
                   then floor((extract(epoch from p_to) - extract(epoch from p_from)) / 86400)::integer end $$;
 
