@@ -2,9 +2,10 @@
 
 Same names and formats as Strawberry's built-ins (ISO 8601 in, `isoformat()` out), so callers see
 no change inside the range; outside it, and for unparsable values or offsets that overflow, the
-value does not coerce: BAD_USER_INPUT naming the argument or input field (graphql-core adds the
-path, e.g. `input.effectiveAt`). Output is what the database holds, never refused: a non-null field
-that failed would null its whole parent list.
+value does not coerce: BAD_USER_INPUT naming the argument or input field and stating the range
+(`input.effectiveAt: …` for a literal, through NamedValuesOfCorrectType below; graphql-core's
+`Variable '$input' … at .effectiveAt: …` for a variable). Output is what the database holds, never
+refused: a non-null field that failed would null its whole parent list.
 """
 from __future__ import annotations
 
