@@ -9,6 +9,7 @@ from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from .arguments import describe_arguments
 from .mutations import Mutation
 from .query import Query
+from .scalars import INSTANT_SCALARS, NameLiteralErrors
 
 # Dashboards send the same few documents over and over: parse and validate each
 # once. Bounded, and passed as factories so no instance is shared by requests.
@@ -20,8 +21,9 @@ def build_schema(extensions: Iterable[Callable[[], SchemaExtension] | Any] = ())
     built = strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        extensions=[lambda: ParserCache(maxsize=CACHE_SIZE), lambda: ValidationCache(maxsize=CACHE_SIZE),
-                    *extensions],
+        extensions=[lambda: ParserCache(maxsize=CACHE_SIZE), NameLiteralErrors,
+                    lambda: ValidationCache(maxsize=CACHE_SIZE), *extensions],
+        scalar_overrides=INSTANT_SCALARS,  # Date and DateTime within the supported range
     )
     describe_arguments(built._schema)
     return built

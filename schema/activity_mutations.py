@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from service.instants import comparable
+
 from .activity import Review, WorkflowUpdate, WorkflowUpdateKind
 from .errors import ConflictError, NotFoundError, PermissionError, ValidationError
 from .writes import IDEMPOTENCY_KEY, REPLAYED, Write, invalid, missing, run, success, text
@@ -40,7 +42,7 @@ async def _person_at(w: Write, global_id: str, field: str, at: datetime) -> int:
     row = await w.db.fetchrow(PERSON, pk)
     if row is None:
         raise missing("Person", field)
-    if not row["active"] and at > row["deactivated_at"]:
+    if not row["active"] and at > comparable(row["deactivated_at"]):
         raise invalid(f"the person was deactivated at {row['deactivated_at'].isoformat()}, before this", field)
     return pk
 

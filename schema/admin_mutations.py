@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.utils.str_converters import to_camel_case
 
+from service.instants import instant_problem
+
 from .activity import Channel
 from .deployments import DeploymentStatus
 from .errors import ConflictError, NotFoundError, PermissionError, ValidationError
@@ -114,6 +116,8 @@ def _deployment_fields(name=strawberry.UNSET, channels=strawberry.UNSET, vendor=
     if launched_at is not strawberry.UNSET:
         if launched_at is None or launched_at.tzinfo is None:
             raise invalid("give launchedAt with a time zone offset", "launchedAt")
+        if (reason := instant_problem(launched_at)) is not None:  # the DateTime scalar refuses these first
+            raise invalid(f"launchedAt {reason}", "launchedAt")
         values["launched_at"] = launched_at
     if integrations is not strawberry.UNSET:
         if integrations is None or integrations < 0:

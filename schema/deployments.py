@@ -11,7 +11,7 @@ import strawberry
 from .activity import (Channel, Review, Workflow, WorkflowUpdate, WorkflowUpdateKind, list_children,
                        update_conditions)
 from .audit import OwnershipChange, deployment_audit_log
-from .errors import bad_input
+from .errors import bad_input, stored_out_of_range
 from .metrics import DeploymentMetrics, TopicOpportunity, WeeklyMetric
 from .people import OwnershipAssignment, Person, escape_like
 from .relay import Connection, Node, Sort, connection, from_global_id, keyset_sql, page_request, to_global_id
@@ -114,6 +114,8 @@ class Deployment(Node):
     @strawberry.field(description="Whole days the current owner has held it; null when unowned.")
     async def owner_tenure_days(self, info: strawberry.Info) -> int | None:
         current = await info.context.loaders.owner.load(self.pk)
+        if current is not None and current["tenure_days"] is None:
+            raise stored_out_of_range("the current owner's start")
         return None if current is None else current["tenure_days"]
 
     @strawberry.field(description="Every ownership period, newest first. History is never rewritten.")

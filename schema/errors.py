@@ -6,6 +6,8 @@ from typing import ClassVar
 
 import strawberry
 
+from service.instants import INSTANT_RANGE
+
 
 class ApiError(Exception):
     """An expected failure shown to the caller as a GraphQL error with a stable `extensions.code`."""
@@ -21,6 +23,12 @@ def bad_input(message: str, field: str | None = None) -> ApiError:
 
 def not_found(what: str, field: str | None = None) -> ApiError:
     return ApiError("NOT_FOUND", f"{what} not found", field)
+
+
+def stored_out_of_range(what: str) -> ApiError:
+    """A value stored before the range constraints (migration 0007) that a figure cannot use."""
+    return ApiError("DATA_OUT_OF_RANGE", f"{what} is stored with a time outside the supported range "
+                    f"({INSTANT_RANGE}); this figure cannot be computed until it is corrected")
 
 
 def forbidden(scope: str) -> ApiError:

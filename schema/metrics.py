@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from datetime import date
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from .errors import stored_out_of_range
 from .windows import Window
 
 if TYPE_CHECKING:
@@ -37,24 +38,39 @@ class DeploymentMetrics:
     workflow_updates: int = strawberry.field(description="Workflow updates in the window.")
     peak_week_updates: int = strawberry.field(description="Most updates in any 7 consecutive days of the window.")
     days_since_last_update: int | None = strawberry.field(
+        resolver=lambda root: days_since(root.row, "update"),  # keeps the field order
         description="Whole days from the last update to the window end (or now); null if none ever.")
     reviews: int = strawberry.field(description="Performance reviews in the window.")
     weeks_reviewed: float = strawberry.field(
         description="Share of the window's 7-day periods with at least one review (0-1).")
     days_since_last_review: int | None = strawberry.field(
+        resolver=lambda root: days_since(root.row, "review"),
         description="Whole days from the last review to the window end (or now); null if none ever.")
     ownership_gap_days: float = strawberry.field(
         description="Days of the window (from launch, until now) with no accountable owner.")
+    row: strawberry.Private[Any]
 
     @classmethod
     def from_row(cls, row) -> "DeploymentMetrics":
         return cls(
             window=Window(from_=row["window_from"], to=row["window_to"]),
             **{name: row[name] for name in _METRIC_COLUMNS},
+            row=row,
         )
 
 
-_METRIC_COLUMNS = [name for name in DeploymentMetrics.__annotations__ if name != "window"]
+# columns copied as they are; the two day counts are resolved from `row`
+_METRIC_COLUMNS = [name for name in DeploymentMetrics.__annotations__
+                   if name not in ("window", "row", "days_since_last_update", "days_since_last_review")]
+
+
+def days_since(row, what: str) -> int | None:
+    """The view's day count; a latest instant it could not count from fails this field alone."""
+    days = row[f"days_since_last_{what}"]
+    # null with a latest instant: that instant is ±infinity (a row older than migration 0007)
+    if days is None and row[f"last_{what}_at"] is not None:
+        raise stored_out_of_range(f"the latest {'workflow update' if what == 'update' else 'review'}")
+    return days
 
 
 @strawberry.type(description="One ISO week (Monday to Sunday, UTC) of a deployment's metrics, for charts.")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from service import audit
+from service.instants import comparable
 
 from .audit import OwnershipChange, load_change
 from .errors import ConflictError, NotFoundError, PermissionError, ValidationError
@@ -65,7 +66,7 @@ async def _overlapping(w: Write, deployment_id: int, start: datetime):
 
 async def _close(w: Write, period, end: datetime, reason: str) -> None:
     """End an open period at `end` (which must be after its start: history is never rewritten)."""
-    if end <= period["since"]:
+    if end <= comparable(period["since"]):
         raise conflict(f"effectiveAt must be after the current owner's start ({period['since'].isoformat()})",
                        "effectiveAt")
     await w.db.fetch(CLOSE, period["id"], end, reason)

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import strawberry
 
 from service import queries as q
+from service.instants import date_problem
 
 from .errors import bad_input
 
@@ -52,6 +53,10 @@ async def resolve_window(info: strawberry.Info, window: WindowInput | None, defa
 def check_range(start: date | None, end: date | None, field: str) -> tuple[date, date]:
     if start is None or end is None:
         raise bad_input("a window needs both `from` and `to` (or `lastDays`)", field)
+    # the Date scalar already refuses these; callers in Python get the same answer
+    for name, day in (("from", start), ("to", end)):
+        if (reason := date_problem(day)) is not None:
+            raise bad_input(f"`{name}` {day.isoformat()} {reason}", field)
     if end <= start:
         raise bad_input("`to` must be after `from` (the window is [from, to))", field)
     if (end - start).days > MAX_WINDOW_DAYS:

@@ -14,8 +14,10 @@ from typing import Any, Awaitable, Callable, TypeVar
 
 import asyncpg
 import strawberry
+from strawberry.utils.str_converters import to_snake_case
 
 from service import audit, idempotency
+from service.instants import INSTANT_RANGE, instant_problem
 from service.loaders import Loaders
 
 from .errors import (ApiError, ConflictError, NotFoundError, PermissionError, UserError,
@@ -107,6 +109,8 @@ class Write:
             return now
         if value.tzinfo is None:
             raise invalid("give a time zone offset (e.g. 2026-03-01T09:00:00Z)", field)
+        if (reason := instant_problem(value)) is not None:  # the DateTime scalar refuses these first
+            raise invalid(f"{field} {reason}", field)
         if value > now + CLOCK_SKEW:
             raise invalid(f"{field} is in the future; changes are recorded when they happen, not scheduled",
                           field)
@@ -172,6 +176,8 @@ async def run(info: strawberry.Info, operation: str, scope: str, input: Any,
         error = translate(exc)
         if error is None:
             raise
+        if error.field and not hasattr(input, to_snake_case(error.field)):
+            error.field = None  # e.g. deactivatePerson has no effectiveAt: the instant was its own
         return error
     await _settle(ctx, write)
     return result
@@ -198,6 +204,12 @@ async def _settle(ctx, write: Write) -> None:
 
 # Unique constraints → the input field at fault.
 UNIQUE_FIELDS = {"persons_email_key": "email", "deployments_org_id_key_key": "key"}
+# Range constraints (migration 0007) → the input field whose instant lands in that column.
+RANGE_FIELDS = {"ownership_assignments_valid_in_range": "effectiveAt",
+                "ownership_changes_effective_at_in_range": "effectiveAt",
+                "workflow_updates_occurred_at_in_range": "occurredAt",
+                "performance_reviews_reviewed_at_in_range": "reviewedAt",
+                "deployments_launched_at_in_range": "launchedAt"}
 
 
 def translate(exc: asyncpg.PostgresError) -> UserError | None:
@@ -212,6 +224,11 @@ def translate(exc: asyncpg.PostgresError) -> UserError | None:
         field = UNIQUE_FIELDS.get(constraint or "")
         return ConflictError(message=f"{field or 'a value'} is already taken in this organization", field=field)
     if isinstance(exc, asyncpg.CheckViolationError):
+        if (constraint or "").endswith("_in_range"):
+            # the scalars refuse such input first: this is a row stored before the range was enforced
+            return ValidationError(message=f"the change would keep a time outside the supported range "
+                                           f"({INSTANT_RANGE}) that was stored before that range was enforced; "
+                                           "an operator must correct it", field=RANGE_FIELDS.get(constraint))
         return ValidationError(message=exc.message)
     if isinstance(exc, asyncpg.ForeignKeyViolationError):
         return NotFoundError(message="a referenced object does not exist in this organization")

@@ -31,6 +31,8 @@ from typing import AsyncIterable, AsyncIterator, Callable
 
 import asyncpg
 
+from .instants import END, EARLIEST, INSTANT_RANGE
+
 FORMATS = ("ndjson", "csv")
 CHANNELS = frozenset(("CHAT", "EMAIL", "SMS", "VOICE", "SOCIAL"))
 OUTCOMES = frozenset(("AI_RESOLVED", "ESCALATED", "ABANDONED", "OPEN"))
@@ -39,7 +41,6 @@ COLUMNS = ("externalId", "deploymentKey", "deploymentId", "topic", "channel", "s
 REQUIRED_COLUMNS = ("externalId", "topic", "channel", "startedAt", "aiEngaged", "outcome")
 MAX_EXTERNAL_ID = 200
 MAX_LINE_BYTES = 1 << 20  # a line this long without its newline is rejected, not buffered
-MIN_YEAR, MAX_YEAR = 1900, 2999  # far outside this is a data error, and keeps UTC conversion in range
 
 # The C scanner behind json.loads, without its Python wrapper; json.loads reports errors.
 _scan = json.JSONDecoder().scan_once
@@ -175,8 +176,9 @@ def _timestamp(value, name: str) -> datetime:
         raise Reject(f"{name} is not an ISO 8601 timestamp: {value[:40]!r}") from None
     if ts.tzinfo is None:
         raise Reject(f"{name} has no UTC offset; naive timestamps are ambiguous (add Z or +hh:mm)")
-    if not MIN_YEAR <= ts.year <= MAX_YEAR:
-        raise Reject(f"{name} is out of range ({MIN_YEAR}-{MAX_YEAR})")
+    # compared as instants (no UTC conversion, which overflows for year 1 or 9999 with an offset)
+    if not EARLIEST <= ts < END:
+        raise Reject(f"{name} is out of range: {value[:40]!r}; instants must be {INSTANT_RANGE}")
     return ts
 
 

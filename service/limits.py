@@ -105,13 +105,17 @@ def check_document(document: DocumentNode, variables: dict[str, Any] | None, set
             _check_operation(Walk.of(document, operation, variables or {}, schema), settings)
     errors = _validate(schema, document)
     if errors:
-        raise QueryRejected([_graphql_error(e, "GRAPHQL_VALIDATION_FAILED") for e in errors])
+        # a literal the Date/DateTime scalars refused keeps its own code, BAD_USER_INPUT
+        raise QueryRejected([_graphql_error(e, (e.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED"))
+                             for e in errors])
 
 
 @lru_cache(maxsize=512)
 def _validate(schema: GraphQLSchema, document: DocumentNode) -> tuple[GraphQLError, ...]:
     # keyed by identity: documents come from the _parse cache, so a repeated query hits
-    return tuple(validate(schema, document, hide_suggestions=True))
+    from schema.scalars import RULES  # the spec's rules, naming the argument of a bad Date/DateTime literal
+
+    return tuple(validate(schema, document, RULES, hide_suggestions=True))
 
 
 def check_variables(operation: OperationDefinitionNode, variables: dict[str, Any] | None,

@@ -11,6 +11,14 @@ create function internals.ratio(num numeric, den numeric) returns double precisi
 language sql immutable parallel safe
 as $$ select (num / nullif(den, 0))::double precision $$;
 
+-- Whole days from p_from to p_to; null when either is ±infinity. Only a row from
+-- before the range constraints (sql/migrations/0007) can hold one; subtracting
+-- it would fail the whole statement, and with it every deployment it covers.
+create function internals.whole_days(p_from timestamptz, p_to timestamptz) returns integer
+language sql stable parallel safe
+as $$ select case when isfinite(p_from) and isfinite(p_to)
+                  then floor((extract(epoch from p_to) - extract(epoch from p_from)) / 86400)::integer end $$;
+
 create view internals.conversation_facts with (security_invoker = true) as
 select
     c.org_id,
@@ -29,9 +37,12 @@ select
     -- reopened within the org's reopen window after resolution (half-open).
     -- Compared in seconds: timestamptz + interval '3 days' would follow the
     -- session time zone's DST changes and classify differently per session.
+    -- An infinite instant (only in rows older than migration 0007) is not a
+    -- reopen, and must not reach the subtraction, which would fail.
     coalesce(c.outcome = 'AI_RESOLVED'
-             and extract(epoch from c.reopened_at - coalesce(c.resolved_at, c.started_at))
-                 < extract(epoch from pol.reopen_window),
+             and case when isfinite(c.reopened_at) and isfinite(coalesce(c.resolved_at, c.started_at))
+                      then extract(epoch from c.reopened_at - coalesce(c.resolved_at, c.started_at))
+                           < extract(epoch from pol.reopen_window) end,
              false) as reopened
 from steward.conversations c
 join steward.health_policies pol on pol.org_id = c.org_id
@@ -117,6 +128,9 @@ begin
               -- date + 1, not timestamptz + interval '1 day': the latter is 23 or 25 hours
               -- across a DST change of the session time zone and would cut a UTC day short
               and c.started_at >= internals.utc(k.lo) and c.started_at < internals.utc(k.hi)
+              -- rows older than migration 0007 may lie outside the supported range: no
+              -- window reads their days, and rollup days must lie inside it too
+              and steward.instant_in_range(c.started_at)
             offset 0
         ) f
         group by f.org_id, f.deployment_id, f.day, f.topic_id

@@ -29,7 +29,10 @@ create type metrics.window_metrics as (
     reviews                    bigint,
     weeks_reviewed             double precision,
     days_since_last_review     integer,
-    ownership_gap_days         numeric
+    ownership_gap_days         numeric,
+    -- what the two day counts count from (the API tells "none ever" from "not computable")
+    last_update_at             timestamptz,
+    last_review_at             timestamptz
 );
 
 create function metrics.deployment_window(p_deployment_ids bigint[], p_from date, p_to date)
@@ -57,11 +60,13 @@ begin atomic
         internals.ratio(c.escalated, c.addressable),
         coalesce(u.updates, 0),
         coalesce(u.peak_week, 0),
-        floor(extract(epoch from (a.as_of - lu.last_at)) / 86400)::integer,
+        internals.whole_days(lu.last_at, a.as_of),
         coalesce(r.reviews, 0),
         coalesce(r.weeks_with_review, 0)::double precision / ceil((p_to - p_from) / 7.0),
-        floor(extract(epoch from (a.as_of - lr.last_at)) / 86400)::integer,
-        g.gap_days
+        internals.whole_days(lr.last_at, a.as_of),
+        g.gap_days,
+        lu.last_at,
+        lr.last_at
     from steward.deployments d
     join steward.health_policies pol on pol.org_id = d.org_id
     cross join lateral (

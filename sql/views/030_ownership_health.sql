@@ -11,7 +11,7 @@ select
     p.fte_on_ai,
     p.active as person_active,
     lower(oa.valid) as owner_since,
-    floor(extract(epoch from (steward.clock() - lower(oa.valid))) / 86400)::integer as tenure_days
+    internals.whole_days(lower(oa.valid), steward.clock()) as tenure_days
 from steward.ownership_assignments oa
 join steward.persons p on p.org_id = oa.org_id and p.id = oa.person_id
 where oa.valid @> steward.clock();
@@ -111,14 +111,14 @@ begin atomic
             (2, 'NO_RECENT_UPDATE',
                 case when b.last_update_at is null then 'No workflow update has ever been recorded.'
                      else format('No workflow update for %s days (limit %s).',
-                                 floor(extract(epoch from (b.as_of - b.last_update_at)) / 86400),
+                                 coalesce(internals.whole_days(b.last_update_at, b.as_of)::text, 'an unknown number of'),
                                  b.stale_update_days) end,
                 b.last_update_at is null
                   or b.last_update_at < b.as_of - make_interval(hours => 24 * b.stale_update_days)),
             (2, 'NO_RECENT_REVIEW',
                 case when b.last_review_at is null then 'No performance review has ever been recorded.'
                      else format('No performance review for %s days (limit %s).',
-                                 floor(extract(epoch from (b.as_of - b.last_review_at)) / 86400),
+                                 coalesce(internals.whole_days(b.last_review_at, b.as_of)::text, 'an unknown number of'),
                                  b.stale_review_days) end,
                 b.last_review_at is null
                   or b.last_review_at < b.as_of - make_interval(hours => 24 * b.stale_review_days)),
