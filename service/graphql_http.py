@@ -18,6 +18,7 @@ from .auth import Principal, authenticate, bearer
 from .context import Context, Db
 from .documents import DocumentError
 from .health import database_down
+from .text import text_problem
 
 log = logging.getLogger("steward.graphql")
 
@@ -92,6 +93,8 @@ def validate_params(params: dict[str, Any]) -> tuple[str, dict | None, str | Non
         raise RequestError(400, "`variables` must be a JSON object")
     if operation is not None and not isinstance(operation, str):
         raise RequestError(400, "`operationName` must be a string")
+    if operation is not None and (problem := text_problem(operation)):
+        raise RequestError(400, f"`operationName` {problem}")
     if params.get("extensions") is not None and not isinstance(params["extensions"], dict):
         raise RequestError(400, "`extensions` must be a JSON object")
     return query, variables, operation
