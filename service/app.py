@@ -57,5 +57,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.database_url = database_url  # /readyz opens its own connection when the pool is saturated
     app.state.metrics = metrics
+    # at most this many ingest transactions hold pooled connections at once: GraphQL keeps the rest
+    app.state.ingest_transactions = asyncio.Semaphore(settings.ingest_slots)
     return app

@@ -53,6 +53,11 @@ class Settings:
     ingest_timeout_ms: int = 600_000
     ingest_max_errors: int = 100
     ingest_concurrency: int = 2
+    # None: pool_max - 2 (at least 1), so GraphQL always keeps connections while ingests run
+    ingest_transactions: int | None = None
+    # a request body must arrive at this average rate once the grace period is over (408 otherwise)
+    body_min_bytes_per_s: int = 1024
+    body_grace_s: float = 10.0
     # Relay's edges/node levels are not counted (see service/limits.py), so GraphQL-armor's 6 fits.
     max_depth: int = 6
     max_aliases: int = 15
@@ -81,6 +86,9 @@ class Settings:
         if require_database_url and not database_url:
             raise ConfigError("DATABASE_URL is required here (STEWARD_REQUIRE_DATABASE_URL is set): "
                               "point it at your PostgreSQL, e.g. postgresql://user@host:5432/steward")
+        ingest_transactions = _int(env, "STEWARD_INGEST_TRANSACTIONS", 0, 0, 100) or None
+        if ingest_transactions is not None and ingest_transactions > pool_max:
+            raise ConfigError("STEWARD_INGEST_TRANSACTIONS must not exceed STEWARD_POOL_MAX")
         origins = tuple(o.strip() for o in env.get("STEWARD_CORS_ORIGINS", "").split(",") if o.strip())
         if "*" in origins:
             raise ConfigError("STEWARD_CORS_ORIGINS must list origins; '*' would expose tokens to any site")
@@ -103,6 +111,10 @@ class Settings:
             ingest_timeout_ms=_int(env, "STEWARD_INGEST_TIMEOUT_MS", 600_000, 1000, 86_400_000),
             ingest_max_errors=_int(env, "STEWARD_INGEST_MAX_ERRORS", 100, 0, 100_000),
             ingest_concurrency=_int(env, "STEWARD_INGEST_CONCURRENCY", 2, 1, 100),
+            ingest_transactions=ingest_transactions,
+            # 0 turns the minimum rate off
+            body_min_bytes_per_s=_int(env, "STEWARD_BODY_MIN_BYTES_PER_S", 1024, 0, 1 << 30),
+            body_grace_s=_int(env, "STEWARD_BODY_GRACE_MS", 10_000, 100, 3_600_000) / 1000,
             max_depth=_int(env, "STEWARD_MAX_DEPTH", 6, 2, 50),
             max_aliases=_int(env, "STEWARD_MAX_ALIASES", 15, 0, 1000),
             max_directives=_int(env, "STEWARD_MAX_DIRECTIVES", 50, 0, 1000),
@@ -112,6 +124,11 @@ class Settings:
             cors_origins=origins,
             require_database_url=require_database_url,
         )
+
+    @property
+    def ingest_slots(self) -> int:
+        """Ingest transactions allowed at once in this process."""
+        return self.ingest_transactions or max(1, self.pool_max - 2)
 
     @property
     def pgdata(self) -> Path:

@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, Response
 
 from . import db, limits, observability
 from .auth import Principal, authenticate, bearer
+from .body import BodyTooSlow, timed_chunks
 from .context import Context, Db
 from .health import database_down
 
@@ -41,7 +42,7 @@ class RequestError(Exception):
         self.status, self.code, self.headers = status, code, headers
 
 
-async def read_params(request: Request, max_body: int) -> dict[str, Any]:
+async def read_params(request: Request, max_body: int, min_rate: int = 0, grace: float = 10.0) -> dict[str, Any]:
     if request.method in ("GET", "HEAD"):
         if len(request.url.query) > max_body:
             raise RequestError(413, f"the query string exceeds {max_body} bytes", "PAYLOAD_TOO_LARGE")
@@ -57,13 +58,19 @@ async def read_params(request: Request, max_body: int) -> dict[str, Any]:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_body:
         raise RequestError(413, f"request body exceeds {max_body} bytes", "PAYLOAD_TOO_LARGE")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_body:
-            raise RequestError(413, f"request body exceeds {max_body} bytes", "PAYLOAD_TOO_LARGE")
+    data = b""
+    request.state.reading_body = True  # the request deadline passing now is the client's slowness: 408
     try:
-        params = json.loads(body)
+        async for chunk in timed_chunks(request, min_rate, grace):
+            data += chunk
+            if len(data) > max_body:
+                raise RequestError(413, f"request body exceeds {max_body} bytes", "PAYLOAD_TOO_LARGE")
+    except BodyTooSlow as exc:
+        raise body_timeout(str(exc)) from None
+    finally:
+        request.state.reading_body = False
+    try:
+        params = json.loads(data)
     except (ValueError, UnicodeDecodeError):
         raise RequestError(400, "the request body is not valid JSON") from None
     except RecursionError:  # "[[[[…" nested past the interpreter's limit
@@ -179,6 +186,8 @@ async def run_within_deadline(request: Request, media_type: str, request_id: str
         async with deadline:
             return await handle(request, media_type, request_id)
     except TimeoutError:
+        if deadline.expired() and getattr(request.state, "reading_body", False):
+            raise body_timeout(f"the request body did not arrive within {settings.request_timeout_s:g}s") from None
         if deadline.expired():
             raise RequestError(504, f"the request took longer than {settings.request_timeout_s:g}s and was "
                                "cancelled", "TIMEOUT") from None
@@ -191,6 +200,11 @@ async def run_within_deadline(request: Request, media_type: str, request_id: str
         raise unavailable() from None
 
 
+def body_timeout(message: str) -> RequestError:
+    # the unread rest of the body makes the connection unusable for another request
+    return RequestError(408, message, "REQUEST_TIMEOUT", {"connection": "close"})
+
+
 def unavailable() -> RequestError:
     return RequestError(503, "the database is unavailable; retry shortly", "SERVICE_UNAVAILABLE",
                         {"retry-after": "1"})
@@ -201,7 +215,8 @@ async def handle(request: Request, media_type: str, request_id: str) -> Response
     from schema import schema
 
     settings = request.app.state.settings
-    query, variables, operation_name = validate_params(await read_params(request, settings.max_body_bytes))
+    query, variables, operation_name = validate_params(await read_params(
+        request, settings.max_body_bytes, settings.body_min_bytes_per_s, settings.body_grace_s))
     document = limits.parse_document(query, settings)
     operation = selected_operation(document, operation_name)
     op = operation.operation if operation is not None else None

@@ -1,6 +1,16 @@
 """Apps with their own settings over a small committed world, and a pool that counts its use."""
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
 import pytest
 
 from service.config import Settings
@@ -75,22 +85,13 @@ def codes(body: dict) -> list[str]:
     return [e.get("extensions", {}).get("code") for e in body.get("errors", ())]
 
 
-@pytest.fixture(scope="module")
-def live_server(world_url: str, tmp_path_factory):
-    """`steward serve` in a process of its own on 127.0.0.1 and a free port, over this module's world."""
-    import os
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-    from pathlib import Path
-
+@contextlib.contextmanager
+def serve(db_url: str, log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`steward serve` in a process of its own on 127.0.0.1 and a free port; yields its base URL."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    env = os.environ | {"DATABASE_URL": world_url, "STEWARD_PORT": str(port), "STEWARD_HOST": "127.0.0.1"}
+    env = os.environ | {"DATABASE_URL": db_url, "STEWARD_PORT": str(port), "STEWARD_HOST": "127.0.0.1"} | (env or {})
     root = Path(__file__).resolve().parents[2]
     with open(log, "wb") as out:
         server = subprocess.Popen([sys.executable, "-m", "service.cli", "serve"], cwd=root, env=env,
@@ -115,3 +116,10 @@ def live_server(world_url: str, tmp_path_factory):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+@pytest.fixture(scope="module")
+def live_server(world_url: str, tmp_path_factory):
+    """`steward serve` over this module's world, with the default settings."""
+    with serve(world_url, tmp_path_factory.mktemp("serve") / "serve.log") as base:
+        yield base
