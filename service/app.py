@@ -11,7 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from . import db
+from . import db, rate_limit
 from .config import Settings
 from .health import healthz, readyz
 from .observability import Metrics, RequestMiddleware, metrics_endpoint
@@ -59,6 +59,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     app.state.settings = settings
     app.state.database_url = database_url  # /readyz opens its own connection when the pool is saturated
     app.state.metrics = metrics
+    app.state.rate_limiter = rate_limit.limiter_for(settings.rate_limit)
     # at most this many ingest transactions hold pooled connections at once: GraphQL keeps the rest
     app.state.ingest_transactions = asyncio.Semaphore(settings.ingest_slots)
     return app

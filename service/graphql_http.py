@@ -229,6 +229,7 @@ async def handle(request: Request, media_type: str, request_id: str) -> Response
     if token is None:
         raise RequestError(401, "send `Authorization: Bearer <token>`", "UNAUTHENTICATED",
                            {"www-authenticate": "Bearer"})
+    rate = await rate_limited(request, token)
     # Limits and validation before a connection is taken: a refused document runs no SQL.
     limits.check_document(document, variables, settings, schema._schema)
     if operation is None:
@@ -236,7 +237,21 @@ async def handle(request: Request, media_type: str, request_id: str) -> Response
                    else "the document has several operations: say which one in `operationName`")
         raise limits.rejected("OPERATION_RESOLUTION_FAILURE", message)
     limits.check_variables(operation, variables, schema._schema)
-    return await execute(request, query, variables, operation_name, op, token, request_id, media_type)
+    response = await execute(request, query, variables, operation_name, op, token, request_id, media_type)
+    response.headers.update(rate)
+    return response
+
+
+async def rate_limited(request: Request, token: str) -> dict[str, str]:
+    """Count the request against its token's limit (no SQL); its RateLimit-* headers, or a 429."""
+    limiter = request.app.state.rate_limiter
+    if limiter is None:
+        return {}
+    verdict = await limiter.hit(token)
+    if not verdict.allowed:
+        raise RequestError(429, f"too many requests for this token (limit {verdict.limit} per window); "
+                           f"retry in {verdict.reset_s}s", "RATE_LIMITED", verdict.headers)
+    return verdict.headers
 
 
 async def execute(request: Request, query: str, variables: dict | None, operation_name: str | None,

@@ -10,7 +10,7 @@ import asyncpg
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
-from . import auth, db
+from . import auth, db, rate_limit
 from .body import BodyTooBig, BodyTooSlow, chunks_of, spool
 from .health import database_down
 from .ingest import BodyTooLarge, IngestError, ingest
@@ -99,6 +99,12 @@ async def ingest_conversations(request: Request) -> JSONResponse:
     fmt = _content_format(request.headers.get("content-type"))
     declared = request.headers.get("content-length")
     timeout_ms = settings.ingest_timeout_ms
+    limiter = request.app.state.rate_limiter
+    if limiter is not None:
+        verdict = await limiter.hit(token)
+        if not verdict.allowed:
+            return _error(429, "too many requests for this token; retry after the time in Retry-After",
+                          **verdict.headers)
 
     try:
         principal = await _authenticate(request, token)
@@ -114,7 +120,8 @@ async def ingest_conversations(request: Request) -> JSONResponse:
         with _slot(request, principal.token_id) as free:
             if not free:
                 return _error(429, f"at most {settings.ingest_concurrency} concurrent ingest requests per token;"
-                              " retry when one has finished", **{"Retry-After": "5"})
+                              " retry when one has finished",
+                              **rate_limit.concurrency_headers(settings.ingest_concurrency, 5))
             with await spool(request, settings.max_ingest_bytes, settings.body_min_bytes_per_s,
                              settings.body_grace_s) as spooled:
                 async with _transaction_slot(request) as slot:

@@ -511,6 +511,8 @@ async def test_concurrent_ingests_per_token_are_bounded(module_db_url, owner):
             first = await first
 
     assert second.status_code == 429
+    assert second.headers["retry-after"] == second.headers["ratelimit-reset"] == "5"
+    assert second.headers["ratelimit-limit"] == "1" and second.headers["ratelimit-remaining"] == "0"
     assert first.status_code == 200 and first.json()["inserted"] == 1
 
 
