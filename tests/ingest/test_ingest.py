@@ -326,20 +326,29 @@ async def test_client_disconnect_midway_merges_nothing(app, owner):
     assert await count(owner, t.org_id) == 0
 
 
-async def test_database_connection_dropped_midway_merges_nothing(client, owner):
+async def test_database_connection_dropped_midway_merges_nothing(client, owner, module_db_url):
     t = await tenant(owner)
-    lines = ndjson(many(2000, t.deployment_key)).splitlines(keepends=True)
-
-    async def body():
-        yield b"".join(lines[:1000])
-        await asyncio.sleep(0.2)
-        # kill the backend that is running this request's COPY
-        await owner.execute("select pg_terminate_backend(pid) from pg_stat_activity"
-                            " where datname = current_database() and query like 'COPY%steward_ingest_rows%'")
-        await asyncio.sleep(0.2)
-        yield b"".join(lines[1000:])
-
-    r = await client.post("/ingest/conversations", content=body(), headers={**t.auth, **NDJSON})
+    # The body is spooled before the ingest takes a connection, so the connection is cut
+    # after COPY: the merge waits on a lock held here, and its backend is terminated.
+    blocker = await db.connect(module_db_url)
+    lock = blocker.transaction()
+    await lock.start()
+    await blocker.execute("lock table steward.conversations in share mode")
+    request = asyncio.create_task(client.post("/ingest/conversations", content=ndjson(many(2000, t.deployment_key)),
+                                              headers={**t.auth, **NDJSON}))
+    try:
+        for _ in range(200):
+            killed = await owner.fetchval(
+                "select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = current_database()"
+                " and wait_event_type = 'Lock' and query like '%steward_ingest_rows%'")
+            if killed:
+                break
+            await asyncio.sleep(0.05)
+        assert killed == 1
+    finally:
+        await lock.rollback()
+        await blocker.close()
+    r = await request
 
     assert r.status_code == 503  # the connection went away: retryable, not a bug
     assert "stack" not in r.text and "Traceback" not in r.text
@@ -508,7 +517,40 @@ async def test_concurrent_ingests_per_token_are_bounded(module_db_url, owner):
             first = await first
 
     assert second.status_code == 429
+    assert second.headers["retry-after"] == second.headers["ratelimit-reset"] == "5"
+    assert second.headers["ratelimit-limit"] == "1" and second.headers["ratelimit-remaining"] == "0"
     assert first.status_code == 200 and first.json()["inserted"] == 1
+
+
+async def test_ingest_transactions_take_a_capped_share_of_the_pool(module_db_url, owner):
+    """pool_max 3: one ingest transaction at a time, so GraphQL and /readyz keep two connections."""
+    a, b = await tenant(owner), await tenant(owner)
+    _, reader = await create_token(owner, a.slug, ["read"], "reader")
+    small = create_app(replace(SETTINGS, pool_max=3, request_timeout_s=30), module_db_url)
+    blocker = await db.connect(module_db_url)
+    lock = blocker.transaction()
+    await lock.start()
+    await blocker.execute("lock table steward.conversations in share mode")  # each merge waits here
+    try:
+        async with small.router.lifespan_context(small):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(small), base_url="http://steward") as http:
+                ingests = [asyncio.create_task(post(http, t, ndjson(many(50, t.deployment_key)))) for t in (a, b)]
+                await asyncio.sleep(1.0)
+                held = await owner.fetchval(
+                    "select count(*) from pg_stat_activity where datname = current_database()"
+                    " and state <> 'idle' and pid not in (pg_backend_pid(), $1)", blocker.get_server_pid())
+                reads = [await http.post("/graphql", json={"query": "{ deployments { totalCount } }"},
+                                         headers={"authorization": f"Bearer {reader}"}) for _ in range(10)]
+                ready = await http.get("/readyz")
+                await lock.rollback()
+                done = await asyncio.gather(*ingests)
+    finally:
+        await blocker.close()
+
+    assert held == 1  # the second ingest waits for the slot, not on a connection
+    assert [r.status_code for r in reads] == [200] * 10
+    assert ready.status_code == 200
+    assert [r.status_code for r in done] == [200, 200] and [r.json()["inserted"] for r in done] == [50, 50]
 
 
 # --- row validation (no database) ---------------------------------------------------------------
