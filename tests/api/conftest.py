@@ -37,8 +37,13 @@ class Api:
         return body["data"]
 
 
+# The apps of the tests send thousands of requests from one token: no rate limit unless a test sets one
+# (tests/hardening/test_rate_limit.py does).
+TEST_SETTINGS = Settings(rate_limit=None)
+
+
 async def start_api(db_url: str, settings: Settings | None = None):
-    app = create_app(settings or Settings(), db_url)
+    app = create_app(settings or TEST_SETTINGS, db_url)
     lifespan = app.router.lifespan_context(app)
     await lifespan.__aenter__()
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://steward.test")

@@ -5,7 +5,7 @@ import pytest
 
 from service.config import Settings
 
-from ..api.conftest import Api, make_token, start_api
+from ..api.conftest import TEST_SETTINGS, Api, make_token, start_api
 from ..api.world import build_world
 from ..live import steward_serve
 
@@ -43,7 +43,7 @@ async def apps(world_url: str):
     started = []
 
     async def start(settings: Settings | None = None) -> Api:
-        api, lifespan = await start_api(world_url, settings or Settings())
+        api, lifespan = await start_api(world_url, settings or TEST_SETTINGS)
         api.app.state.pool = CountingPool(api.app.state.pool)
         started.append((api, lifespan))
         return api
