@@ -37,6 +37,21 @@ class Api:
         return body["data"]
 
 
+class CountingPool:
+    """Wraps the app's asyncpg pool and counts acquisitions: no acquisition means no SQL ran."""
+
+    def __init__(self, pool):
+        self.pool = pool
+        self.acquired = 0
+
+    def acquire(self, *args, **kwargs):
+        self.acquired += 1
+        return self.pool.acquire(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.pool, name)
+
+
 # The apps of the tests send thousands of requests from one token: no rate limit unless a test sets one
 # (tests/hardening/test_rate_limit.py does).
 TEST_SETTINGS = Settings(rate_limit=None)

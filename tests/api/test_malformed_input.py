@@ -31,7 +31,7 @@ from schema import schema
 from schema.relay import to_global_id
 from service.db import connect
 
-from .conftest import Api, make_token
+from .conftest import Api, CountingPool, make_token
 from .world import build_world
 
 SCHEMA = schema._schema
@@ -186,20 +186,6 @@ def operation(parent: str, body: str, variables: str, ids: dict[str, str]) -> st
 
 
 # ---------------------------------------------------------------- fixtures
-
-class CountingPool:
-    """The app's pool, counting acquisitions: none means no SQL ran for the request."""
-
-    def __init__(self, pool):
-        self.pool, self.acquired = pool, 0
-
-    def acquire(self, *args, **kwargs):
-        self.acquired += 1
-        return self.pool.acquire(*args, **kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self.pool, name)
-
 
 @pytest.fixture(scope="module")
 async def world(api: Api) -> dict:
