@@ -85,6 +85,23 @@ end $$;
 comment on function internals.record_health_changes(bigint[], text, text, bigint[]) is
     'Append a health event for each given deployment whose status or reason set changed since its latest event.';
 
+-- The NOTIFY trigger function of migration 0010, mended here (repeatable, so every database gets
+-- it): 0010's version read new.status_before in one expression with the kind test, which fails
+-- on steward.ownership_changes rows (no such column). Same contract: per row, on commit,
+-- {"org_id", "id", "kind"}; evaluator baselines (status_before null, cause TIME) stay silent.
+create or replace function steward.announce_event() returns trigger
+language plpgsql as $$
+begin
+    if tg_argv[0] = 'HEALTH_CHANGED' then
+        if new.status_before is null and new.cause = 'TIME' then
+            return null;  -- an evaluator's baseline: seeding, not news
+        end if;
+    end if;
+    perform pg_notify('steward_events',
+                      json_build_object('org_id', new.org_id, 'id', new.id, 'kind', tg_argv[0])::text);
+    return null;
+end $$;
+
 grant execute on all functions in schema internals to steward_app;
 -- metrics.health reads the log (ESCALATION_UNACKNOWLEDGED); BI readers run it as themselves
 grant select on steward.health_events, steward.health_event_acknowledgements to bi_reader;
