@@ -151,7 +151,8 @@ async def update_deployment(info: strawberry.Info, input: UpdateDeploymentInput)
         sql = f"update steward.deployments set {', '.join(sets) or 'name = name'} where id = $1 returning id"
         if await w.db.fetchval(sql, pk, *v.values()) is None:
             raise missing("Deployment", "id")
-        w.touch(pk)
+        if v:  # an update without changes writes nothing
+            w.touch(pk)
         return UpdateDeploymentSuccess(replayed=False, deployment_pk=pk)
 
     return await run(info, "updateDeployment", "admin", input, work)
