@@ -137,6 +137,7 @@ async def ingest_conversations(request: Request) -> JSONResponse:
                                 conn, principal.org_id, chunks_of(spooled), fmt,
                                 atomic=atomic_arg in TRUE, max_errors=settings.ingest_max_errors,
                                 max_bytes=settings.max_ingest_bytes, timeout=timeout_ms / 1000,
+                                request_id=record().request_id,
                             )
     # Both leave the rest of the body unread: the connection cannot serve another request.
     except BodyTooBig as exc:
