@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from graphql import GraphQLSchema, build_schema
+from graphql import GraphQLError, GraphQLSchema, Node, StringValueNode, build_schema, parse
 
 from schema.relay import to_global_id
 from service.auth import SCOPES
@@ -60,6 +60,11 @@ class World:
     def foreign_ids(self) -> list[str]:
         return [i for ids in self.foreign.values() for i in ids]
 
+    @property
+    def secrets(self) -> list[str]:
+        """What no answer to acme may show unless the request said it: the other tenant's rows."""
+        return self.foreign_ids + ["secret-bot", "Globex Owner"]
+
 
 async def load_world(db_url: str) -> World:
     ids: dict[str, list[str]] = {}
@@ -93,6 +98,23 @@ def _strings(value) -> list[str]:
     return []
 
 
+def _literals(document: str) -> list[str]:
+    """The string literals of a document (none if it does not parse)."""
+    try:
+        return [node.value for node in _walk(parse(document)) if isinstance(node, StringValueNode)]
+    except GraphQLError:
+        return []
+
+
+def _walk(node):
+    yield node
+    for key in node.keys:
+        child = getattr(node, key, None)
+        for item in child if isinstance(child, (tuple, list)) else (child,):
+            if isinstance(item, Node):
+                yield from _walk(item)
+
+
 def _messages(value) -> list[str]:
     """Every `message` written for the caller: top-level errors and typed payload errors in `data`."""
     if isinstance(value, dict):
@@ -112,14 +134,18 @@ def _scrub(text: str, sent: list[str]) -> str:
     return text
 
 
-def problems(response, document: str, variables: dict | None = None) -> list[str]:
-    """What is wrong with this response; [] when it is a sound GraphQL answer."""
+def problems(response, document: str, variables: dict | None = None, secrets: list[str] = ()) -> list[str]:
+    """What is wrong with this response; [] when it is a sound GraphQL answer that shows none of `secrets`."""
     found = []
     if response.status_code >= 500:
         found.append(f"HTTP {response.status_code}")
-    sent = [document] + _strings(variables or {})
-    if re.search(r"traceback|file \"", _scrub(response.text, sent), re.IGNORECASE):
+    sent = [document] + _literals(document) + _strings(variables or {})
+    scrubbed = _scrub(response.text, sent)
+    if re.search(r"traceback|file \"", scrubbed, re.IGNORECASE):
         found.append("stack trace")
+    # whole tokens only: `Deployment:4` is a prefix of `Deployment:41`'s global ID
+    found += [f"other tenant's {secret!r}" for secret in secrets
+              if re.search(rf"(?<![\w-]){re.escape(secret)}(?![\w-])", scrubbed)]
     try:
         body = response.json()
     except ValueError:
@@ -145,8 +171,8 @@ async def send(api, document: str, variables: dict | None = None, token: str | N
     return await api.client.post("/graphql", content=json.dumps(body), headers=headers)
 
 
-def assert_sound(response, document: str, variables: dict | None = None) -> None:
-    found = problems(response, document, variables)
+def assert_sound(response, document: str, variables: dict | None = None, secrets: list[str] = ()) -> None:
+    found = problems(response, document, variables, secrets)
     assert not found, f"{found}\ndocument: {document}\nvariables: {variables!r}\nresponse: {response.text[:2000]}"
 
 

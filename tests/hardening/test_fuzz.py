@@ -49,23 +49,28 @@ def token(world) -> str:
     return world.tokens["admin"]
 
 
+@pytest.fixture(scope="module")
+def secrets(world) -> list[str]:
+    return world.secrets
+
+
 @FUZZ
 @given(document=broken)
-async def test_generated_invalid_documents(api, token, document):
+async def test_generated_invalid_documents(api, token, secrets, document):
     CASES["invalid documents"] += 1
-    assert_sound(await send(api, document, token=token), document)
+    assert_sound(await send(api, document, token=token), document, secrets=secrets)
 
 
 @FUZZ
 @given(document=from_schema(SDL, custom_scalars=DATES, mode=Mode.NEGATIVE))
-async def test_generated_schema_violations(api, token, document):
+async def test_generated_schema_violations(api, token, secrets, document):
     """hypothesis-graphql's negative mode: a query or mutation with one wrong argument type, missing argument, …"""
     CASES["schema violations"] += 1
-    assert_sound(await send(api, document, token=token), document)
+    assert_sound(await send(api, document, token=token), document, secrets=secrets)
 
 
 @FUZZ
 @given(variables=st.dictionaries(st.sampled_from(["f", "n", "w", "id", "other"]), json_values, max_size=5))
-async def test_generated_variables(api, token, variables):
+async def test_generated_variables(api, token, secrets, variables):
     CASES["random variables"] += 1
-    assert_sound(await send(api, WITH_VARIABLES, variables, token), WITH_VARIABLES, variables)
+    assert_sound(await send(api, WITH_VARIABLES, variables, token), WITH_VARIABLES, variables, secrets)

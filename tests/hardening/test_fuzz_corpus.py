@@ -197,7 +197,7 @@ async def test_hostile_value(api, world, case: Case):
     document, variables = case.document(world), case.variables(world)
     CASES["cursors" if case.argument in ("after", "before") else case.argument] += 1
     response = await send(api, document, variables, world.tokens["admin"])
-    assert_sound(response, document, variables)
+    assert_sound(response, document, variables, world.secrets)
     if case.malformed:
         assert "BAD_USER_INPUT" in codes(response.json()), response.text[:2000]
 
