@@ -60,6 +60,10 @@ class HealthReasonCode(Enum):
         "ARR_DECAYED_SINCE_OWNER_LEFT",
         description="UNOWNED: since the owner left, ARR (the gap's latest 4 weeks vs the 4 weeks before the gap) "
                     "fell by the policy's arrDecayPoints or more (default 10); the message gives the figures.")
+    ESCALATION_UNACKNOWLEDGED = strawberry.enum_value(
+        "ESCALATION_UNACKNOWLEDGED",
+        description="An UNOWNED or ARR-decay health event has gone unacknowledged longer than the policy's "
+                    "escalation limit (default 3 days); acknowledgeHealthEvent lifts it. It never raises the status.")
 
 
 @strawberry.type(description="One rule of the health policy that applies.")
@@ -97,6 +101,14 @@ class Deployment(Node):
     integrations: int = strawberry.field(description="Number of integrations it uses.")
     pk: strawberry.Private[int]
     org_id: strawberry.Private[int]
+    escalation_pk: strawberry.Private[int | None] = None
+
+    @strawberry.field(description="Who to escalate to when its health dips (set with setEscalationContact); null if "
+                                  "none is named.")
+    async def escalation_contact(self, info: strawberry.Info) -> Person | None:
+        if self.escalation_pk is None:
+            return None
+        return Person.from_row(await info.context.loaders.person.load(self.escalation_pk))
 
     @strawberry.field(description="The organization running it.")
     async def organization(self, info: strawberry.Info) -> Annotated["Organization", strawberry.lazy(".organizations")]:
@@ -196,7 +208,7 @@ class Deployment(Node):
         return cls(id=to_global_id("Deployment", row["id"]), key=row["key"], name=row["name"],
                    channels=list(row["channels"]), vendor=row["vendor"], status=DeploymentStatus(row["status"]),
                    launched_at=row["launched_at"], integrations=row["integrations"], pk=row["id"],
-                   org_id=row["org_id"])
+                   org_id=row["org_id"], escalation_pk=row.get("escalation_person_id"))
 
 
 async def weeks_range(info: strawberry.Info, start: date | None, end: date | None) -> tuple[date, date]:

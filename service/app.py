@@ -11,7 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from . import db, tracing
+from . import db, evaluator, tracing
 from .config import Settings
 from .documents import PersistedDocuments
 from .health import healthz, readyz
@@ -31,7 +31,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         timeouts = (settings.db_connect_timeout_s, settings.statement_timeout_ms)
         recorder = asyncio.create_task(app.state.token_usage.flush_forever(pool, *timeouts))
         try:
-            yield
+            async with evaluator.running(settings, database_url) as app.state.evaluator:
+                yield
         finally:
             recorder.cancel()
             with contextlib.suppress(asyncio.CancelledError):

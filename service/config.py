@@ -64,6 +64,8 @@ class Settings:
     require_database_url: bool = False
     metrics_token: str | None = None
     trusted_documents: str = "off"
+    # seconds between passes of the TIME health evaluator (service/evaluator.py); 0 disables it
+    health_evaluator_interval_s: float = 60.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -119,6 +121,7 @@ class Settings:
             # When set, /metrics asks for `Authorization: Bearer <it>` (Prometheus' `authorization` config).
             metrics_token=env.get("STEWARD_METRICS_TOKEN") or None,
             trusted_documents=trusted_documents,
+            health_evaluator_interval_s=_int(env, "STEWARD_HEALTH_EVALUATOR_INTERVAL_S", 60, 0, 86_400),
         )
 
     @property

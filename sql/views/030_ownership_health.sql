@@ -72,7 +72,9 @@ begin atomic
             gap.previous_person_name as gap_previous_person_name,
             gap.baseline_arr as gap_baseline_arr,
             gap.latest_arr as gap_latest_arr,
-            gap.resolutions_lost as gap_resolutions_lost
+            gap.resolutions_lost as gap_resolutions_lost,
+            pol.escalation_after_days,
+            esc.since as escalation_since
         from steward.deployments d
         join steward.health_policies pol on pol.org_id = d.org_id
         left join metrics.current_owners o on o.org_id = d.org_id and o.deployment_id = d.id
@@ -123,6 +125,23 @@ begin atomic
         -- the open ownership gap, if any (sql/views/025_ownership_gaps.sql)
         left join metrics.ownership_gaps(p_deployment_ids) gap
           on gap.org_id = d.org_id and gap.deployment_id = d.id and gap.is_open
+        left join lateral (
+            -- the oldest unacknowledged event that brought UNOWNED or ARR decay on, while that still holds:
+            -- no later event of the deployment is without it (sql/views/050_health_events.sql writes them)
+            select min(e.occurred_at) as since from steward.health_events e
+            where e.org_id = d.org_id and e.deployment_id = d.id and e.occurred_at <= (select steward.clock())
+              and not exists (select 1 from steward.health_event_acknowledgements a
+                              where a.org_id = e.org_id and a.event_id = e.id)
+              and ((e.status_after = 'UNOWNED' and e.status_before is distinct from 'UNOWNED'
+                    and not exists (select 1 from steward.health_events l
+                                    where l.org_id = e.org_id and l.deployment_id = e.deployment_id and l.id > e.id
+                                      and l.status_after <> 'UNOWNED'))
+                or ('ARR_DECAYED_SINCE_OWNER_LEFT' = any (e.reasons_after)
+                    and 'ARR_DECAYED_SINCE_OWNER_LEFT' <> all (coalesce(e.reasons_before, '{}'))
+                    and not exists (select 1 from steward.health_events l
+                                    where l.org_id = e.org_id and l.deployment_id = e.deployment_id and l.id > e.id
+                                      and 'ARR_DECAYED_SINCE_OWNER_LEFT' <> all (l.reasons_after))))
+        ) esc on true
         where d.id = any (p_deployment_ids)
     )
     select
@@ -198,7 +217,14 @@ begin atomic
                                round(((b.arr_owner_baseline - b.arr_recent) * 100)::numeric, 1),
                                round((b.arr_owner_baseline * 100)::numeric, 1), b.owner_baseline_blocks,
                                case when b.owner_baseline_blocks = 1 then 'block' else 'blocks' end) end),
-                arr.vs_previous or arr.vs_owner)
+                arr.vs_previous or arr.vs_owner),
+            -- severity 1: it never changes the status the escalated event already shows, only the reasons
+            (1, 'ESCALATION_UNACKNOWLEDGED',
+                format('An UNOWNED or ARR-decay health event from %s has not been acknowledged for %s days '
+                       '(limit %s).', to_char(b.escalation_since at time zone 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'),
+                       internals.whole_days(b.escalation_since, b.as_of), b.escalation_after_days),
+                b.escalation_since is not null
+                  and b.escalation_since <= b.as_of - make_interval(hours => 24 * b.escalation_after_days))
         ) as rule(severity, code, message, applies)
         where rule.applies
     ) r on true;
