@@ -100,6 +100,23 @@ begin atomic
              and cd.day <= (select (steward.clock() at time zone 'UTC')::date)
         ) arr on true
         left join lateral (
+            -- the oldest unacknowledged event that brought UNOWNED or ARR decay on, while that still holds:
+            -- no later event of the deployment is without it (sql/views/050_health_events.sql writes them)
+            select min(e.occurred_at) as since from steward.health_events e
+            where e.org_id = d.org_id and e.deployment_id = d.id and e.occurred_at <= (select steward.clock())
+              and not exists (select 1 from steward.health_event_acknowledgements a
+                              where a.org_id = e.org_id and a.event_id = e.id)
+              and ((e.status_after = 'UNOWNED' and e.status_before is distinct from 'UNOWNED'
+                    and not exists (select 1 from steward.health_events l
+                                    where l.org_id = e.org_id and l.deployment_id = e.deployment_id and l.id > e.id
+                                      and l.status_after <> 'UNOWNED'))
+                or ('ARR_DECAYED_SINCE_OWNER_LEFT' = any (e.reasons_after)
+                    and 'ARR_DECAYED_SINCE_OWNER_LEFT' <> all (coalesce(e.reasons_before, '{}'))
+                    and not exists (select 1 from steward.health_events l
+                                    where l.org_id = e.org_id and l.deployment_id = e.deployment_id and l.id > e.id
+                                      and 'ARR_DECAYED_SINCE_OWNER_LEFT' <> all (l.reasons_after))))
+        ) esc on true
+        left join lateral (
             -- the owner's own baseline: the median ARR of the complete 28-day blocks of
             -- the current period before the last 28 days, blocks counted back from today
             -- (at most 12: a year). A day is the owner's when they held it at 00:00 UTC
@@ -125,23 +142,6 @@ begin atomic
         -- the open ownership gap, if any (sql/views/025_ownership_gaps.sql)
         left join metrics.ownership_gaps(p_deployment_ids) gap
           on gap.org_id = d.org_id and gap.deployment_id = d.id and gap.is_open
-        left join lateral (
-            -- the oldest unacknowledged event that brought UNOWNED or ARR decay on, while that still holds:
-            -- no later event of the deployment is without it (sql/views/050_health_events.sql writes them)
-            select min(e.occurred_at) as since from steward.health_events e
-            where e.org_id = d.org_id and e.deployment_id = d.id and e.occurred_at <= (select steward.clock())
-              and not exists (select 1 from steward.health_event_acknowledgements a
-                              where a.org_id = e.org_id and a.event_id = e.id)
-              and ((e.status_after = 'UNOWNED' and e.status_before is distinct from 'UNOWNED'
-                    and not exists (select 1 from steward.health_events l
-                                    where l.org_id = e.org_id and l.deployment_id = e.deployment_id and l.id > e.id
-                                      and l.status_after <> 'UNOWNED'))
-                or ('ARR_DECAYED_SINCE_OWNER_LEFT' = any (e.reasons_after)
-                    and 'ARR_DECAYED_SINCE_OWNER_LEFT' <> all (coalesce(e.reasons_before, '{}'))
-                    and not exists (select 1 from steward.health_events l
-                                    where l.org_id = e.org_id and l.deployment_id = e.deployment_id and l.id > e.id
-                                      and 'ARR_DECAYED_SINCE_OWNER_LEFT' <> all (l.reasons_after))))
-        ) esc on true
         where d.id = any (p_deployment_ids)
     )
     select
