@@ -31,7 +31,7 @@ LEAKS = re.compile(r"traceback|file \"|select |insert into|update \S+ set|delete
 NODE_TABLES = {"Organization": "organizations", "Person": "persons", "Deployment": "deployments",
                "OwnershipAssignment": "ownership_assignments", "Topic": "topics", "Workflow": "workflows",
                "WorkflowUpdate": "workflow_updates", "Review": "performance_reviews",
-               "OwnershipChange": "ownership_changes"}
+               "OwnershipChange": "ownership_changes", "HealthEvent": "health_events"}
 
 
 class Cases(Counter):
@@ -50,7 +50,9 @@ class World:
     tokens: dict[str, str]
 
     def first(self, type_name: str) -> str:
-        return self.ids[type_name][1 if len(self.ids[type_name]) > 1 else 0]
+        """A real ID of acme's, or a well-formed ID of a row that does not exist when acme has none."""
+        ids = self.ids.get(type_name) or [to_global_id(type_name, 2**31)]
+        return ids[1 if len(ids) > 1 else 0]
 
     @property
     def all_ids(self) -> list[str]:

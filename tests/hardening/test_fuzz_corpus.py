@@ -52,7 +52,8 @@ def id_type(input_type: str, field: str) -> str:
     """The Node type an ID input field names (`deploymentId` → Deployment; `UpdatePersonInput.id` → Person)."""
     if field == "id":
         return input_type.removeprefix("Update").removesuffix("Input")
-    return {"reviewer": "Person", "author": "Person", "owner": "Person"}.get(
+    return {"reviewer": "Person", "author": "Person", "owner": "Person", "successor": "Person",
+            "event": "HealthEvent"}.get(
         field.removesuffix("Id"), field.removesuffix("Id")[:1].upper() + field.removesuffix("Id")[1:])
 
 
