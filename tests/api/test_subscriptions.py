@@ -11,6 +11,7 @@ import json
 import socket
 import time
 
+import httpx
 import pytest
 import uvicorn
 from websockets.asyncio.client import connect as ws_connect
@@ -352,3 +353,13 @@ async def test_slow_subscriber_is_dropped_others_unaffected(world, module_db_url
             assert message["payload"]["errors"][0]["extensions"]["code"] == "SLOW_SUBSCRIBER", message
             assert (await acme.receive())["type"] == "complete"
             await subscribed(app, 0)
+
+
+async def test_a_subscription_over_http_is_refused(server, tokens):
+    _, url = server
+    async with httpx.AsyncClient(base_url=url.replace("ws://", "http://").removesuffix("/graphql")) as http:
+        response = await http.post("/graphql", json={"query": HEALTH},
+                                   headers={"authorization": f"Bearer {tokens['acme']}"})
+    body = response.json()
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["OPERATION_NOT_SUPPORTED"]
+    assert "WebSocket" in body["errors"][0]["message"] and "data" not in body
