@@ -11,7 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from . import db, tracing
+from . import db, evaluator, tracing
 from .config import Settings
 from .documents import PersistedDocuments
 from .event_hub import EventHub
@@ -38,7 +38,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         app.state.live = Live(pool, hub)
         hub.start()
         try:
-            yield
+            async with evaluator.running(settings, database_url) as app.state.evaluator:
+                yield
         finally:
             await hub.stop()
             recorder.cancel()

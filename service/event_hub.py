@@ -92,18 +92,21 @@ class Subscriber:
 class _OrgState:
     def __init__(self, high: int):
         self.subscribers: set[Subscriber] = set()
-        self.high = high  # highest event id delivered (or current when the first subscriber came)
-        self.recent: deque[int] = deque(maxlen=RECENT_IDS)
-        self.recent_set: set[int] = set()
+        self.high = high  # highest health event id delivered (or current when the first subscriber came)
+        self.recent: deque[tuple[str, int]] = deque(maxlen=RECENT_IDS)
+        self.recent_set: set[tuple[str, int]] = set()
 
-    def first_time(self, event_id: int) -> bool:
-        if event_id in self.recent_set:
+    def first_time(self, notice: Notice) -> bool:
+        """False for a notice already delivered (ids are per kind: two tables)."""
+        key = (notice.kind, notice.id)
+        if key in self.recent_set:
             return False
         if len(self.recent) == self.recent.maxlen:
             self.recent_set.discard(self.recent[0])
-        self.recent.append(event_id)
-        self.recent_set.add(event_id)
-        self.high = max(self.high, event_id)
+        self.recent.append(key)
+        self.recent_set.add(key)
+        if notice.kind == HEALTH_CHANGED:
+            self.high = max(self.high, notice.id)
         return True
 
 
@@ -159,7 +162,7 @@ class EventHub:
 
     def deliver(self, notice: Notice) -> None:
         state = self.orgs.get(notice.org_id)
-        if state is None or not state.first_time(notice.id):
+        if state is None or not state.first_time(notice):
             return
         for subscriber in list(state.subscribers):
             subscriber.offer(notice)

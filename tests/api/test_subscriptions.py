@@ -21,18 +21,20 @@ from service.app import create_app
 from service.config import Settings
 from service.db import connect
 from service.event_hub import Notice
+from schema.relay import to_global_id
 
 from .conftest import make_token
 from .world import build_world
 
 PROTOCOL = "graphql-transport-ws"
-HEALTH = "subscription($org: String) { healthChanged(orgSlug: $org) { eventId statusBefore statusAfter " \
+HEALTH = "subscription($org: String) { healthChanged(orgSlug: $org) { id statusBefore statusAfter " \
          "reasonsAfter cause deployment { key } } }"
 
 
 @pytest.fixture(scope="module")
 async def world(module_db_url: str) -> dict:
-    return await build_world(module_db_url, deployments=2)
+    # bot-000 (unowned) and bot-001 get hand-made events; bot-002's owner is deactivated for real
+    return await build_world(module_db_url, deployments=3)
 
 
 @contextlib.asynccontextmanager
@@ -132,6 +134,10 @@ async def record_event(db_url: str, org_id: int, deployment_id: int, *, commit: 
         await conn.close()
 
 
+def gid(event_id: int) -> str:
+    return to_global_id("HealthEvent", event_id)
+
+
 def bearer(token: str) -> dict:
     return {"authorization": f"Bearer {token}"}
 
@@ -146,7 +152,7 @@ async def test_subscriber_receives_its_event_within_a_second(server, world, toke
         message = await acme.receive(1.0)
         latency = time.perf_counter() - started
     assert message == {"id": sub, "type": "next", "payload": {"data": {"healthChanged": {
-        "eventId": str(event_id), "statusBefore": "HEALTHY", "statusAfter": "UNOWNED", "reasonsAfter": ["NO_OWNER"],
+        "id": to_global_id("HealthEvent", event_id), "statusBefore": "HEALTHY", "statusAfter": "UNOWNED", "reasonsAfter": ["NO_OWNER"],
         "cause": "WRITE", "deployment": {"key": "bot-000"}}}}}
     assert latency < 1.0
     print(f"commit to receipt: {latency * 1000:.1f} ms")
@@ -159,7 +165,7 @@ async def test_token_key_and_default_org(server, world, tokens, module_db_url):
         await subscribed(app, 1)
         event_id = await record_event(module_db_url, world["acme"], world["deployments"][1])
         message = await acme.receive()
-    assert message["payload"]["data"]["healthChanged"]["eventId"] == str(event_id)
+    assert message["payload"]["data"]["healthChanged"]["id"] == gid(event_id)
 
 
 async def test_two_subscribers_of_one_org_both_receive_and_the_other_org_nothing(
@@ -173,11 +179,11 @@ async def test_two_subscribers_of_one_org_both_receive_and_the_other_org_nothing
         await subscribed(app, 3)
         event_id = await record_event(module_db_url, world["acme"], world["deployments"][0])
         for subscriber in (first, second):
-            assert (await subscriber.receive())["payload"]["data"]["healthChanged"]["eventId"] == str(event_id)
+            assert (await subscriber.receive())["payload"]["data"]["healthChanged"]["id"] == gid(event_id)
         await globex.nothing()
         # and globex's own event reaches globex only
         own = await record_event(module_db_url, world["globex"], world["globex_deployment"])
-        assert (await globex.receive())["payload"]["data"]["healthChanged"]["eventId"] == str(own)
+        assert (await globex.receive())["payload"]["data"]["healthChanged"]["id"] == gid(own)
         await first.nothing(0.3)
 
 
@@ -332,9 +338,9 @@ async def test_listener_killed_reconnects_and_catches_up(server, world, tokens, 
             while hub.connections == before:
                 assert time.monotonic() < deadline, "the listener did not reconnect"
                 await asyncio.sleep(0.02)
-            assert (await acme.receive(2))["payload"]["data"]["healthChanged"]["eventId"] == str(during)
+            assert (await acme.receive(2))["payload"]["data"]["healthChanged"]["id"] == gid(during)
             later = await record_event(module_db_url, world["acme"], world["deployments"][1])
-            assert (await acme.receive(1))["payload"]["data"]["healthChanged"]["eventId"] == str(later)
+            assert (await acme.receive(1))["payload"]["data"]["healthChanged"]["id"] == gid(later)
             await acme.nothing(0.3)  # no duplicate
         finally:
             await admin.close()
@@ -363,3 +369,38 @@ async def test_a_subscription_over_http_is_refused(server, tokens):
     body = response.json()
     assert [e["extensions"]["code"] for e in body["errors"]] == ["OPERATION_NOT_SUPPORTED"]
     assert "WebSocket" in body["errors"][0]["message"] and "data" not in body
+
+
+async def test_deactivating_an_owner_reaches_the_subscriber(server, world, tokens):
+    """The whole loop: a mutation over HTTP records the event in its transaction; the subscriber sees it."""
+    app, url = server
+    deactivate = "mutation($input: DeactivatePersonInput!) { deactivatePerson(input: $input) { __typename } }"
+    async with client(url, bearer(tokens["acme"])) as acme:
+        sub = await acme.subscribe("subscription { healthChanged { id cause statusAfter reasonsAfter "
+                                   "deployment { key } owner { name } ownershipChange { id } } }")
+        await subscribed(app, 1)
+        async with httpx.AsyncClient(base_url=url.replace("ws://", "http://").removesuffix("/graphql")) as http:
+            started = time.perf_counter()
+            response = await http.post("/graphql", headers={"authorization": f"Bearer {tokens['writer']}"}, json={
+                "query": deactivate, "variables": {"input": {
+                    "personId": to_global_id("Person", world["owners"][2]), "reason": "left the company"}}})
+            assert "errors" not in response.json(), response.json()
+            message = await acme.receive(1.0)
+            latency = time.perf_counter() - started
+    event = message["payload"]["data"]["healthChanged"]
+    assert message["id"] == sub
+    assert (event["cause"], event["statusAfter"], event["deployment"]) == ("WRITE", "UNOWNED", {"key": "bot-002"})
+    assert "OWNER_INACTIVE" in event["reasonsAfter"] or "NO_OWNER" in event["reasonsAfter"], event
+    print(f"deactivatePerson request to receipt: {latency * 1000:.1f} ms")
+
+
+async def test_ids_of_the_two_kinds_do_not_collide(server, world, tokens, module_db_url):
+    """OWNER_CHANGED ids are audit ids, HEALTH_CHANGED ids event ids: the same number is two events."""
+    app, url = server
+    async with client(url, bearer(tokens["acme"])) as acme:
+        await acme.subscribe()
+        await subscribed(app, 1)
+        event_id = await record_event(module_db_url, world["acme"], world["deployments"][0], commit=False) + 1
+        app.state.live.hub.deliver(Notice(world["acme"], event_id, "OWNER_CHANGED"))
+        assert await record_event(module_db_url, world["acme"], world["deployments"][0]) == event_id
+        assert (await acme.receive())["payload"]["data"]["healthChanged"]["id"] == gid(event_id)
