@@ -55,6 +55,12 @@ class Overflow(Exception):
     extensions = {"code": "SLOW_SUBSCRIBER"}  # shown to the client as the error's code
 
 
+class Unavailable(Exception):
+    """The listener is not connected (the database is away)."""
+
+    extensions = {"code": "SERVICE_UNAVAILABLE"}
+
+
 _DROPPED = object()  # put in a full queue in place of its contents
 
 
@@ -145,8 +151,11 @@ class EventHub:
     async def subscribe(self, org_id: int, kinds: frozenset[str], wait_s: float) -> AsyncIterator[Subscriber]:
         """Register a subscriber once the hub listens (at most `wait_s`); unregister on exit."""
         self._wanted.set()
-        async with asyncio.timeout(wait_s):  # (3.11's wait_for may swallow a cancellation)
-            await self.listening.wait()
+        try:
+            async with asyncio.timeout(wait_s):  # (3.11's wait_for may swallow a cancellation)
+                await self.listening.wait()
+        except TimeoutError:
+            raise Unavailable("the live event feed is not connected to the database; retry shortly") from None
         state = self.orgs.get(org_id)
         if state is None:
             high = await self._latest_id(org_id)

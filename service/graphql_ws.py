@@ -44,6 +44,7 @@ from .context import Context, Db
 from .documents import DocumentError
 from .event_hub import EventHub
 from .graphql_http import format_error, selected_operation
+from .health import database_down
 from .scopes import READ
 
 log = logging.getLogger("steward.ws")
@@ -148,7 +149,14 @@ class Handler(BaseGraphQLTransportWSHandler):
             return
         self.connection_init_received = True
         token = token_of(payload)
-        principal = await self.authenticate(token) if token else None
+        try:
+            principal = await self.authenticate(token) if token else None
+        except Exception as exc:
+            if not (isinstance(exc, TimeoutError) or database_down(exc)):
+                raise
+            # 1013 Try Again Later: graphql-ws clients retry it (4xxx codes they do not)
+            await self.websocket.close(1013, "the database is unavailable; retry shortly")
+            return
         if principal is None:
             await self.websocket.close(4401, "Unauthorized: send connection_init with payload "
                                              '{"authorization": "Bearer <token>"}' if token is None

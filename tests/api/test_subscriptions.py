@@ -404,3 +404,22 @@ async def test_ids_of_the_two_kinds_do_not_collide(server, world, tokens, module
         app.state.live.hub.deliver(Notice(world["acme"], event_id, "OWNER_CHANGED"))
         assert await record_event(module_db_url, world["acme"], world["deployments"][0]) == event_id
         assert (await acme.receive())["payload"]["data"]["healthChanged"]["id"] == gid(event_id)
+
+
+async def test_database_away_at_connection_init_closes_1013(server, tokens):
+    """1013 (Try Again Later): clients retry it, unlike 4401, which says the token is bad."""
+    app, url = server
+
+    class Away:
+        def acquire(self, **_):
+            raise ConnectionRefusedError("connection refused")
+
+    pool, app.state.pool = app.state.pool, Away()
+    try:
+        async with ws_connect(url, subprotocols=[PROTOCOL]) as ws:
+            await ws.send(json.dumps({"type": "connection_init", "payload": bearer(tokens["acme"])}))
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 2)
+    finally:
+        app.state.pool = pool
+    assert closed.value.rcvd.code == 1013
