@@ -11,7 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from . import db, evaluator, tracing
+from . import db, evaluator, rate_limit, tracing
 from .config import Settings
 from .documents import PersistedDocuments
 from .event_hub import EventHub
@@ -86,6 +86,10 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     app.state.subscription_counts = TokenCounts()
     metrics.subscriptions.set_function(lambda: _subscribers(app))
     app.state.token_usage = TokenUsage()
+    app.state.database_url = database_url  # /readyz opens its own connection when the pool is saturated
+    app.state.rate_limiter = rate_limit.limiter_for(settings.rate_limit)
+    # at most this many ingest transactions hold pooled connections at once: GraphQL keeps the rest
+    app.state.ingest_transactions = asyncio.Semaphore(settings.ingest_slots)
     return app
 
 

@@ -233,6 +233,14 @@ class Handler(BaseGraphQLTransportWSHandler):
             await self.send_message(error_message(operation_id, exc.errors))
             return
         settings, principal = self.settings, self.context.principal
+        limiter = self.app_state.rate_limiter  # a subscribe counts as a request against the token's rate
+        if limiter is not None:
+            verdict = await limiter.hit(self.context.token)
+            if not verdict.allowed:
+                await self.send_message(error_message(operation_id, limits.rejected(
+                    "RATE_LIMITED", f"too many requests for this token (limit {verdict.limit} per window); "
+                    f"retry in {verdict.reset_s}s").errors))
+                return
         if len(self.operations) >= settings.max_subscriptions_per_connection:
             await self.send_message(error_message(operation_id, limits.rejected(
                 "TOO_MANY_SUBSCRIPTIONS", f"a connection may hold {settings.max_subscriptions_per_connection} "

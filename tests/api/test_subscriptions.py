@@ -423,3 +423,14 @@ async def test_database_away_at_connection_init_closes_1013(server, tokens):
     finally:
         app.state.pool = pool
     assert closed.value.rcvd.code == 1013
+
+
+async def test_subscribe_counts_against_the_tokens_rate_limit(world, module_db_url):
+    token = await make_token(module_db_url, "acme")
+    async with serve(module_db_url, Settings(rate_limit="2/minute")) as (_, url):
+        async with client(url, bearer(token)) as acme:
+            await acme.subscribe()
+            await acme.subscribe()
+            third = await acme.subscribe()
+            message = await acme.receive()
+    assert message["id"] == third and message["payload"][0]["extensions"]["code"] == "RATE_LIMITED"
