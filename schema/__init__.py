@@ -10,6 +10,7 @@ from .arguments import describe_arguments
 from .mutations import Mutation
 from .query import Query
 from .scalars import INSTANT_SCALARS, NameLiteralErrors
+from .subscriptions import Subscription
 
 # Dashboards send the same few documents over and over: parse and validate each
 # once. Bounded, and passed as factories so no instance is shared by requests.
@@ -21,6 +22,7 @@ def build_schema(extensions: Iterable[Callable[[], SchemaExtension] | Any] = ())
     built = strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=[lambda: ParserCache(maxsize=CACHE_SIZE), NameLiteralErrors,
                     lambda: ValidationCache(maxsize=CACHE_SIZE), *extensions],
         scalar_overrides=INSTANT_SCALARS,  # Date and DateTime within the supported range

@@ -8,12 +8,13 @@ import logging
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from . import db, evaluator, rate_limit, tracing
 from .config import Settings
 from .documents import PersistedDocuments
+from .event_hub import EventHub
 from .health import healthz, readyz
 from .observability import Metrics, RequestMiddleware, metrics_endpoint
 from .token_usage import TokenUsage
@@ -23,6 +24,7 @@ log = logging.getLogger("steward.app")
 
 def create_app(settings: Settings, database_url: str) -> Starlette:
     from .graphql_http import graphql_endpoint
+    from .graphql_ws import GraphQLWebSocket, Live, TokenCounts, graphql_websocket
     from .ingest_http import ingest_conversations
 
     @contextlib.asynccontextmanager
@@ -30,10 +32,16 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         app.state.pool = pool = await db.create_pool(settings, database_url)
         timeouts = (settings.db_connect_timeout_s, settings.statement_timeout_ms)
         recorder = asyncio.create_task(app.state.token_usage.flush_forever(pool, *timeouts))
+        hub = EventHub(database_url, pool, queue_size=settings.subscription_queue,
+                       statement_timeout_ms=settings.statement_timeout_ms,
+                       connect_timeout_s=settings.db_connect_timeout_s)
+        app.state.live = Live(pool, hub)
+        hub.start()
         try:
             async with evaluator.running(settings, database_url) as app.state.evaluator:
                 yield
         finally:
+            await hub.stop()
             recorder.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await recorder
@@ -57,6 +65,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         routes=[
             # Every method reaches the endpoint, which answers 405 with a GraphQL error body.
             Route("/graphql", graphql_endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
+            WebSocketRoute("/graphql", graphql_websocket),  # subscriptions (service/graphql_ws.py)
             Route("/ingest/conversations", ingest_conversations, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
@@ -73,6 +82,9 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     app.state.schema = tracing.instrument(app, build_schema) if tracing.enabled() else schema
     app.state.documents = PersistedDocuments(trusted_only=settings.trusted_documents == "only")
     app.state.metrics = metrics
+    app.state.graphql_ws = GraphQLWebSocket(app.state.schema, settings)
+    app.state.subscription_counts = TokenCounts()
+    metrics.subscriptions.set_function(lambda: _subscribers(app))
     app.state.token_usage = TokenUsage()
     app.state.database_url = database_url  # /readyz opens its own connection when the pool is saturated
     app.state.rate_limiter = rate_limit.limiter_for(settings.rate_limit)
@@ -87,3 +99,8 @@ async def _last_flush(usage: TokenUsage, pool, timeouts: tuple[float, int]) -> N
         await asyncio.wait_for(usage.flush(pool, *timeouts), timeouts[0] + timeouts[1] / 1000)
     except Exception as exc:  # shutting down: never let bookkeeping block or fail it
         log.warning("token use of the last minute not recorded: %s", type(exc).__name__)
+
+
+def _subscribers(app: Starlette) -> int:
+    live = getattr(app.state, "live", None)
+    return live.hub.subscriber_count if live is not None else 0

@@ -136,7 +136,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         asyncio.run(_check_current(url))
         say(f"steward: serving GraphQL on http://{args.host}:{args.port}/graphql")
         uvicorn.run(create_app(settings, url), host=args.host, port=args.port, log_config=None,
-                    access_log=False, proxy_headers=True, timeout_graceful_shutdown=10)
+                    access_log=False, proxy_headers=True, timeout_graceful_shutdown=10,
+                    ws_max_size=settings.max_body_bytes)  # a subscribe message is held to the body limit
     return 0
 
 

@@ -92,6 +92,13 @@ class Settings:
     trusted_documents: str = "off"
     # seconds between passes of the TIME health evaluator (service/evaluator.py); 0 disables it
     health_evaluator_interval_s: float = 60.0
+    # GraphQL subscriptions over WebSocket (service/graphql_ws.py)
+    ws_init_timeout_s: float = 10.0
+    ws_ping_interval_s: float = 15.0
+    ws_send_timeout_s: float = 10.0
+    max_subscriptions_per_connection: int = 20
+    max_subscriptions_per_token: int = 100
+    subscription_queue: int = 100
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -157,6 +164,13 @@ class Settings:
             metrics_token=env.get("STEWARD_METRICS_TOKEN") or None,
             trusted_documents=trusted_documents,
             health_evaluator_interval_s=_int(env, "STEWARD_HEALTH_EVALUATOR_INTERVAL_S", 60, 0, 86_400),
+            ws_init_timeout_s=_int(env, "STEWARD_WS_INIT_TIMEOUT_MS", 10_000, 100, 600_000) / 1000,
+            ws_ping_interval_s=_int(env, "STEWARD_WS_PING_INTERVAL_MS", 15_000, 100, 3_600_000) / 1000,
+            ws_send_timeout_s=_int(env, "STEWARD_WS_SEND_TIMEOUT_MS", 10_000, 100, 600_000) / 1000,
+            max_subscriptions_per_connection=_int(env, "STEWARD_MAX_SUBSCRIPTIONS_PER_CONNECTION", 20, 1, 10_000),
+            max_subscriptions_per_token=_int(env, "STEWARD_MAX_SUBSCRIPTIONS_PER_TOKEN", 100, 1, 1_000_000),
+            # events a subscription may fall behind before it is dropped (service/event_hub.py)
+            subscription_queue=_int(env, "STEWARD_SUBSCRIPTION_QUEUE", 100, 1, 100_000),
         )
 
     @property

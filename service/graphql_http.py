@@ -254,6 +254,9 @@ async def handle(request: Request, media_type: str, request_id: str) -> Response
                    else "the document has several operations: say which one in `operationName`")
         raise limits.rejected("OPERATION_RESOLUTION_FAILURE", message)
     limits.check_variables(operation, variables, schema._schema)
+    if op is OperationType.SUBSCRIPTION:
+        raise limits.rejected("OPERATION_NOT_SUPPORTED", "subscriptions run over WebSocket at this path "
+                              "(graphql-transport-ws, token in connection_init); see the README")
     response = await execute(request, query, variables, operation_name, op, token, request_id, media_type)
     response.headers.update(rate)
     return response

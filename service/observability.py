@@ -60,6 +60,8 @@ class Metrics:
                                           "GraphQL request latency by operation name.", ["operation"], registry=r)
         self.graphql_errors = Counter("steward_graphql_errors", "GraphQL errors by extensions.code.", ["code"],
                                       registry=r)
+        self.subscriptions = Gauge("steward_graphql_subscriptions", "Open GraphQL subscriptions in this process.",
+                                   registry=r)
         self.ingest_rows = Counter("steward_ingest_rows", "Conversation rows ingested.", registry=r)
         connections = Gauge("steward_db_pool_connections", "Pooled database connections by state.", ["state"],
                             registry=r)

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+
+from service.db import connect
 
 from ..api.conftest import make_token
 from .chromium import CHROMIUM, Chromium
@@ -161,3 +164,38 @@ def test_graphiql_asks_for_a_token_before_introspecting(live_server, token, brow
 def test_the_page_loads_nothing_from_elsewhere():
     page = (ROOT / "service" / "static" / "graphiql.html").read_text()
     assert not re.search(r'(src|href)="(https?:)?//', page)
+
+
+def open_subscriptions(base: str) -> float:
+    """The server's count of open subscriptions, from /metrics."""
+    with urllib.request.urlopen(f"{base}/metrics", timeout=2) as response:
+        text = response.read().decode()
+    return float(re.search(r"^steward_graphql_subscriptions (\S+)$", text, re.M).group(1))
+
+
+async def test_graphiql_shows_a_subscription_event(live_server, world_url, token, browser):
+    """A subscription typed into GraphiQL goes over WebSocket with the token in connection_init, and shows
+    the event committed next."""
+    subscription = "subscription { healthChanged(orgSlug: \"acme\") { statusAfter cause deployment { key } } }"
+    browser.navigate(f"{live_server}/graphql#token={quote(token)}&query={quote(subscription)}")
+    open_query_docs(browser)
+    browser.evaluate("document.querySelector('.graphiql-execute-button').click()")
+    browser.until(lambda: open_subscriptions(live_server) == 1, what="the subscription to open")
+    conn = await connect(world_url)
+    try:
+        deployment = await conn.fetchval("select id from steward.deployments where key = 'bot-001'")
+        org = await conn.fetchval("select org_id from steward.deployments where id = $1", deployment)
+        await conn.execute(
+            "insert into steward.health_events (org_id, deployment_id, status_before, reasons_before, status_after,"
+            " reasons_after, cause) values ($1, $2, 'HEALTHY', '{}', 'UNOWNED', '{NO_OWNER}', 'WRITE')",
+            org, deployment)
+    finally:
+        await conn.close()
+    text = browser.wait_for(f"{editor_js('.graphiql-response')}.getValue()", what="the event in the result pane")
+    assert json.loads(text) == {"data": {"healthChanged": {"statusAfter": "UNOWNED", "cause": "WRITE",
+                                                           "deployment": {"key": "bot-001"}}}}
+    FIGURES["GraphiQL screenshot (a subscription's event)"] = browser.screenshot(
+        SCREENSHOT.with_name("graphiql-subscription.png"))
+    # The stop button ends it on the server too.
+    browser.evaluate("document.querySelector('.graphiql-execute-button').click()")
+    browser.until(lambda: open_subscriptions(live_server) == 0, what="the subscription to close")
