@@ -33,7 +33,9 @@ async def today(info: strawberry.Info) -> date:
     if "today" not in ctx.extra:
         # resolvers of one request ask concurrently: they share one query
         ctx.extra["today"] = asyncio.ensure_future(ctx.db.fetchval(q.TODAY))
-    return await ctx.extra["today"]
+    # shielded: graphql-core cancels a failed field's siblings, and a cancelled awaiter would
+    # cancel the shared query for every other field of the request
+    return await asyncio.shield(ctx.extra["today"])
 
 
 async def resolve_window(info: strawberry.Info, window: WindowInput | None, default_days: int = 30,
