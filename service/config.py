@@ -5,6 +5,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .webhook_settings import WebhookSettings
+
 
 class ConfigError(ValueError):
     """A setting is missing or unsafe."""
@@ -64,6 +66,7 @@ class Settings:
     require_database_url: bool = False
     metrics_token: str | None = None
     trusted_documents: str = "off"
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -119,6 +122,7 @@ class Settings:
             # When set, /metrics asks for `Authorization: Bearer <it>` (Prometheus' `authorization` config).
             metrics_token=env.get("STEWARD_METRICS_TOKEN") or None,
             trusted_documents=trusted_documents,
+            webhooks=WebhookSettings.from_env(env),
         )
 
     @property
