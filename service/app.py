@@ -17,6 +17,7 @@ from .documents import PersistedDocuments
 from .health import healthz, readyz
 from .observability import Metrics, RequestMiddleware, metrics_endpoint
 from .token_usage import TokenUsage
+from .webhooks import Worker
 
 log = logging.getLogger("steward.app")
 
@@ -30,9 +31,14 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         app.state.pool = pool = await db.create_pool(settings, database_url)
         timeouts = (settings.db_connect_timeout_s, settings.statement_timeout_ms)
         recorder = asyncio.create_task(app.state.token_usage.flush_forever(pool, *timeouts))
+        app.state.webhooks = webhooks = Worker(settings, database_url) if settings.webhooks.worker else None
+        if webhooks is not None:
+            webhooks.start()
         try:
             yield
         finally:
+            if webhooks is not None:
+                await webhooks.stop()
             recorder.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await recorder
