@@ -33,6 +33,7 @@ async def _deployment(w: Write, global_id: str) -> int:
     pk = w.decode(global_id, "Deployment", "deploymentId")
     if await w.db.fetchval(DEPLOYMENT, pk) is None:
         raise missing("Deployment", "deploymentId")
+    w.touch(pk)  # an update or a review can end STALE or AT_RISK
     return pk
 
 

@@ -136,6 +136,7 @@ async def create_deployment(info: strawberry.Info, input: CreateDeploymentInput)
                                input.launched_at or strawberry.UNSET, input.integrations)
         pk = await w.db.fetchval(INSERT_DEPLOYMENT, w.org_id, key, v["name"], v["channels"], v.get("vendor"),
                                  v.get("status", "ACTIVE"), v.get("launched_at"), v["integrations"])
+        w.touch(pk)  # its baseline health event
         return CreateDeploymentSuccess(replayed=False, deployment_pk=pk)
 
     return await run(info, "createDeployment", "admin", input, work)
@@ -150,6 +151,7 @@ async def update_deployment(info: strawberry.Info, input: UpdateDeploymentInput)
         sql = f"update steward.deployments set {', '.join(sets) or 'name = name'} where id = $1 returning id"
         if await w.db.fetchval(sql, pk, *v.values()) is None:
             raise missing("Deployment", "id")
+        w.touch(pk)
         return UpdateDeploymentSuccess(replayed=False, deployment_pk=pk)
 
     return await run(info, "updateDeployment", "admin", input, work)
@@ -167,6 +169,9 @@ class HealthPolicy:
     min_owner_fte: float = strawberry.field(description="AT_RISK when the owner's FTE on AI is below this.")
     arr_drop_points: float = strawberry.field(
         description="AT_RISK when ARR of the last 4 weeks is this many points below the 4 weeks before.")
+    escalation_after_days: int = strawberry.field(
+        description="ESCALATION_UNACKNOWLEDGED after an UNOWNED or ARR-decay health event has gone "
+                    "unacknowledged for this many days.")
     updated_at: datetime = strawberry.field(description="When the policy last changed.")
 
     @classmethod
@@ -174,7 +179,8 @@ class HealthPolicy:
         return cls(reopen_window_hours=int(row["reopen_window"].total_seconds() // 3600),
                    stale_update_days=row["stale_update_days"], stale_review_days=row["stale_review_days"],
                    review_due_days=row["review_due_days"], min_owner_fte=float(row["min_owner_fte"]),
-                   arr_drop_points=float(row["arr_drop_points"]), updated_at=row["updated_at"])
+                   arr_drop_points=float(row["arr_drop_points"]),
+                   escalation_after_days=row["escalation_after_days"], updated_at=row["updated_at"])
 
 
 @strawberry.input(description="New health thresholds; fields left out stay as they are.")
@@ -185,6 +191,7 @@ class SetHealthPolicyInput:
     review_due_days: int | None = strawberry.field(default=strawberry.UNSET, description="1 to 365 days.")
     min_owner_fte: float | None = strawberry.field(default=strawberry.UNSET, description="0 to 1.")
     arr_drop_points: float | None = strawberry.field(default=strawberry.UNSET, description="0 to 100 points.")
+    escalation_after_days: int | None = strawberry.field(default=strawberry.UNSET, description="1 to 365 days.")
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
@@ -214,6 +221,7 @@ POLICY_FIELDS = {
     "review_due_days": ("review_due_days", "{}", 1, 365),
     "min_owner_fte": ("min_owner_fte", "{}::numeric", 0, 1),
     "arr_drop_points": ("arr_drop_points", "{}::numeric", 0, 100),
+    "escalation_after_days": ("escalation_after_days", "{}", 1, 365),
 }
 
 
@@ -233,6 +241,7 @@ async def set_health_policy(info: strawberry.Info, input: SetHealthPolicyInput):
                " where org_id = $1 returning org_id")
         if await w.db.fetchval(sql, *args) is None:
             raise missing("health policy")
+        w.touched_org = True  # new thresholds: every live deployment is evaluated again
         return SetHealthPolicySuccess(replayed=False, org_pk=w.org_id)
 
     return await run(info, "setHealthPolicy", "admin", input, work)

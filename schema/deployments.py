@@ -53,6 +53,10 @@ class HealthReasonCode(Enum):
         "REVIEW_OVERDUE", description="AT_RISK: no review within the policy's review limit (default 7 days).")
     ARR_DECLINING = strawberry.enum_value(
         "ARR_DECLINING", description="AT_RISK: ARR of the last 4 weeks fell by the policy's points or more.")
+    ESCALATION_UNACKNOWLEDGED = strawberry.enum_value(
+        "ESCALATION_UNACKNOWLEDGED",
+        description="An UNOWNED or ARR-decay health event has gone unacknowledged longer than the policy's "
+                    "escalation limit (default 3 days); acknowledgeHealthEvent lifts it. It never raises the status.")
 
 
 @strawberry.type(description="One rule of the health policy that applies.")
@@ -90,6 +94,14 @@ class Deployment(Node):
     integrations: int = strawberry.field(description="Number of integrations it uses.")
     pk: strawberry.Private[int]
     org_id: strawberry.Private[int]
+    escalation_pk: strawberry.Private[int | None] = None
+
+    @strawberry.field(description="Who to escalate to when its health dips (set with setEscalationContact); null if "
+                                  "none is named.")
+    async def escalation_contact(self, info: strawberry.Info) -> Person | None:
+        if self.escalation_pk is None:
+            return None
+        return Person.from_row(await info.context.loaders.person.load(self.escalation_pk))
 
     @strawberry.field(description="The organization running it.")
     async def organization(self, info: strawberry.Info) -> Annotated["Organization", strawberry.lazy(".organizations")]:
@@ -184,7 +196,7 @@ class Deployment(Node):
         return cls(id=to_global_id("Deployment", row["id"]), key=row["key"], name=row["name"],
                    channels=list(row["channels"]), vendor=row["vendor"], status=DeploymentStatus(row["status"]),
                    launched_at=row["launched_at"], integrations=row["integrations"], pk=row["id"],
-                   org_id=row["org_id"])
+                   org_id=row["org_id"], escalation_pk=row.get("escalation_person_id"))
 
 
 async def weeks_range(info: strawberry.Info, start: date | None, end: date | None) -> tuple[date, date]:

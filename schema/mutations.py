@@ -1,7 +1,7 @@
 """The Mutation root: automation changes owners and records activity through these.
 
-Scopes: assignOwner, unassignOwner, deactivatePerson, createPerson and updatePerson
-need `write:owners`; recordWorkflowUpdate and recordReview need `write:activity`;
+Scopes: assignOwner, unassignOwner, deactivatePerson, createPerson, updatePerson,
+acknowledgeHealthEvent and setEscalationContact need `write:owners`; recordWorkflowUpdate and recordReview need `write:activity`;
 createDeployment, updateDeployment, setHealthPolicy and the webhook mutations need `admin` (which implies
 every other scope). A missing scope is a PermissionError member; nothing is written.
 """
@@ -13,6 +13,7 @@ import strawberry
 
 from . import activity_mutations as activity
 from . import admin_mutations as admin
+from . import escalation_mutations as escalation
 from . import owners_mutations as owners
 from . import people_mutations as people
 from . import webhook_mutations as hooks
@@ -20,6 +21,8 @@ from .activity_mutations import (RecordReviewInput, RecordReviewPayload, RecordW
                                  RecordWorkflowUpdatePayload)
 from .admin_mutations import (CreateDeploymentInput, CreateDeploymentPayload, SetHealthPolicyInput,
                               SetHealthPolicyPayload, UpdateDeploymentInput, UpdateDeploymentPayload)
+from .escalation_mutations import (AcknowledgeHealthEventInput, AcknowledgeHealthEventPayload,
+                                   SetEscalationContactInput, SetEscalationContactPayload)
 from .owners_mutations import (AssignOwnerInput, AssignOwnerPayload, DeactivatePersonInput, DeactivatePersonPayload,
                                UnassignOwnerInput, UnassignOwnerPayload)
 from .people_mutations import CreatePersonInput, CreatePersonPayload, UpdatePersonInput, UpdatePersonPayload
@@ -44,8 +47,9 @@ class Mutation:
                              input: Annotated[UnassignOwnerInput, INPUT]) -> UnassignOwnerPayload:
         return await owners.unassign_owner(info, input)
 
-    @strawberry.mutation(description="A person left: mark them inactive and end every ownership they hold; lists "
-                                     "the deployments left UNOWNED. Needs write:owners.")
+    @strawberry.mutation(description="A person left: mark them inactive and end every ownership they hold, handing "
+                                     "each deployment to `successorId` if given (else it becomes UNOWNED); lists "
+                                     "what moved to whom and what was left UNOWNED. Needs write:owners.")
     async def deactivate_person(self, info: strawberry.Info,
                                 input: Annotated[DeactivatePersonInput, INPUT]) -> DeactivatePersonPayload:
         return await owners.deactivate_person(info, input)
@@ -111,3 +115,17 @@ class Mutation:
         self, info: strawberry.Info, input: Annotated[RedeliverWebhookDeliveryInput, INPUT],
     ) -> RedeliverWebhookDeliveryPayload:
         return await hooks.redeliver_webhook_delivery(info, input)
+
+    @strawberry.mutation(description="Take a health event on: records the token, the instant and a note; "
+                                     "acknowledging twice is a ConflictError. Needs write:owners.")
+    async def acknowledge_health_event(
+        self, info: strawberry.Info, input: Annotated[AcknowledgeHealthEventInput, INPUT]
+    ) -> AcknowledgeHealthEventPayload:
+        return await escalation.acknowledge_health_event(info, input)
+
+    @strawberry.mutation(description="Name (or clear, with personId null) who a deployment escalates to. "
+                                     "Needs write:owners.")
+    async def set_escalation_contact(
+        self, info: strawberry.Info, input: Annotated[SetEscalationContactInput, INPUT]
+    ) -> SetEscalationContactPayload:
+        return await escalation.set_escalation_contact(info, input)

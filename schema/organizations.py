@@ -7,6 +7,7 @@ from service import queries as q
 
 from .deployments import Deployment, DeploymentFilter, DeploymentOrder, deployments
 from .errors import not_found
+from .health_events import HealthEvent, HealthEventFilter, health_events
 from .metrics import ImpactBucket, ImpactBucketKind, OwnershipSummary
 from .people import Person, PersonFilter, people
 from .relay import Connection, Node, to_global_id
@@ -43,6 +44,14 @@ class Organization(Node):
                                   "admin scope (URLs may carry credentials).")
     async def webhooks(self, info: strawberry.Info) -> list[Webhook]:
         return await webhooks(info, self.pk)
+
+    @strawberry.field(description="Every change of a deployment's health status or reasons (append-only log), "
+                                  "newest first.")
+    async def health_events(
+        self, info: strawberry.Info, filter: HealthEventFilter | None = None,
+        first: int | None = None, after: str | None = None, last: int | None = None, before: str | None = None,
+    ) -> Connection[HealthEvent]:
+        return await health_events(info, self.pk, filter, first, after, last, before)
 
     @classmethod
     def from_row(cls, row) -> "Organization":

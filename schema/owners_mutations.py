@@ -1,6 +1,7 @@
 """Owner mutations: assign, hand over, unassign; deactivate a person who left."""
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -150,6 +151,7 @@ async def assign_owner(info: strawberry.Info, input: AssignOwnerInput):
             effective_at=start, reason=reason, previous_person_id=current["person_id"] if current else None,
             new_person_id=person_id, ended_assignment_id=current["id"] if current else None,
             started_assignment_id=assignment_id)
+        w.touch(deployment_id, change_id)
         return AssignOwnerSuccess(changed=True, replayed=False, deployment_pk=deployment_id,
                                   assignment_pk=assignment_id, ended_assignment_pk=current["id"] if current else None,
                                   change_pk=change_id)
@@ -211,6 +213,7 @@ async def unassign_owner(info: strawberry.Info, input: UnassignOwnerInput):
         change_id = await audit.record(
             w.db, await w.actor(), deployment_id=deployment_id, action="UNASSIGNED", effective_at=end,
             reason=reason, previous_person_id=current["person_id"], ended_assignment_id=current["id"])
+        w.touch(deployment_id, change_id)
         return UnassignOwnerSuccess(changed=True, replayed=False, deployment_pk=deployment_id,
                                     ended_assignment_pk=current["id"], change_pk=change_id)
 
@@ -235,15 +238,45 @@ HELD_PERIODS = """
 """
 
 
-@strawberry.input(description="A person left: mark them inactive and end every ownership they hold.")
+@strawberry.input(description="A person left: mark them inactive and end every ownership they hold, or hand it to a "
+                               "successor.")
 class DeactivatePersonInput:
     person_id: strawberry.ID = strawberry.field(description="The person.")
     reason: str = strawberry.field(description="Why (kept in the ownership history and the audit log).")
+    successor_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Optional: an active person of the organization (not the leaver) who takes over "
+                                  "every deployment the leaver owns, in the same transaction, as handovers: no "
+                                  "deployment is left unowned. Without it, those deployments become UNOWNED.")
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
+@strawberry.type(description="One deployment that passed from the leaver to the successor.")
+class Handover:
+    deployment_pk: strawberry.Private[int]
+    person_pk: strawberry.Private[int]
+    assignment_pk: strawberry.Private[int]
+    change_pk: strawberry.Private[int]
+
+    @strawberry.field(description="The deployment handed over.")
+    async def deployment(self, info: strawberry.Info) -> Annotated["Deployment", strawberry.lazy(".deployments")]:
+        return await _deployment(info, self.deployment_pk)
+
+    @strawberry.field(description="Who owns it now: the successor.")
+    async def to(self, info: strawberry.Info) -> Person:
+        return Person.from_row(await info.context.loaders.person.load(self.person_pk))
+
+    @strawberry.field(description="The successor's new ownership period.")
+    async def assignment(self, info: strawberry.Info) -> OwnershipAssignment:
+        return await _assignment(info, self.assignment_pk)
+
+    @strawberry.field(description="The audit entry of the handover (action HANDED_OVER).")
+    async def change(self, info: strawberry.Info) -> OwnershipChange:
+        return await load_change(info, self.change_pk)
+
+
 @success
-@strawberry.type(description="The person is inactive and owns nothing.")
+@strawberry.type(description="The person is inactive and owns nothing: each deployment they owned was handed to the "
+                             "successor, or left UNOWNED when none was given.")
 class DeactivatePersonSuccess:
     changed: bool = strawberry.field(description="False when the person was already inactive and owned nothing.")
     replayed: bool = strawberry.field(description=REPLAYED)
@@ -251,22 +284,40 @@ class DeactivatePersonSuccess:
     unowned_pks: strawberry.Private[list[int]]
     ended_pks: strawberry.Private[list[int]]
     change_pks: strawberry.Private[list[int]]
+    # handovers to the successor: parallel lists (deployment, new period, audit row)
+    successor_pk: strawberry.Private[int | None] = None
+    handed_pks: strawberry.Private[list[int]] = dataclasses.field(default_factory=list)
+    started_pks: strawberry.Private[list[int]] = dataclasses.field(default_factory=list)
+    handover_change_pks: strawberry.Private[list[int]] = dataclasses.field(default_factory=list)
 
     @strawberry.field(description="The person, now inactive.")
     async def person(self, info: strawberry.Info) -> Person:
         return Person.from_row(await info.context.loaders.person.load(self.person_pk))
 
-    @strawberry.field(description="Deployments this left without an accountable owner (now UNOWNED).")
+    @strawberry.field(description="Deployments this left without an accountable owner (now UNOWNED); empty when a "
+                                  "successor took them over.")
     async def unowned_deployments(
         self, info: strawberry.Info
     ) -> list[Annotated["Deployment", strawberry.lazy(".deployments")]]:
         return [await _deployment(info, pk) for pk in self.unowned_pks]
 
+    @strawberry.field(description="What moved to whom: one entry per deployment handed to the successor.")
+    async def handovers(self) -> list[Handover]:
+        return [Handover(deployment_pk=d, person_pk=self.successor_pk, assignment_pk=a, change_pk=c)
+                for d, a, c in zip(self.handed_pks, self.started_pks, self.handover_change_pks, strict=True)]
+
+    @strawberry.field(description="The successor given; null without one.")
+    async def successor(self, info: strawberry.Info) -> Person | None:
+        if self.successor_pk is None:
+            return None
+        return Person.from_row(await info.context.loaders.person.load(self.successor_pk))
+
     @strawberry.field(description="The ownership periods this ended.")
     async def ended_assignments(self, info: strawberry.Info) -> list[OwnershipAssignment]:
         return [await _assignment(info, pk) for pk in self.ended_pks]
 
-    @strawberry.field(description="The audit entries written, one per deployment.")
+    @strawberry.field(description="The audit entries written, one per deployment (OWNER_DEACTIVATED, or "
+                                  "HANDED_OVER to the successor).")
     async def changes(self, info: strawberry.Info) -> list[OwnershipChange]:
         return [await load_change(info, pk) for pk in self.change_pks]
 
@@ -278,28 +329,61 @@ DeactivatePersonPayload = Annotated[
 ]
 
 
+async def _successor(w: Write, global_id: str | None, leaver_id: int) -> int | None:
+    """The successor, locked like assignOwner locks a new owner; every refusal names successorId."""
+    if global_id is None:
+        return None
+    pk = w.decode(global_id, "Person", "successorId")
+    if pk == leaver_id:
+        raise invalid("the successor cannot be the person who leaves", "successorId")
+    row = await w.db.fetchrow(PERSON_FOR_SHARE, pk)
+    if row is None:  # another organization's person is invisible here: not found, like an unknown one
+        raise missing("Person", "successorId")
+    if not row["active"]:
+        raise invalid("the successor is deactivated and cannot own a deployment", "successorId")
+    return pk
+
+
 async def deactivate_person(info: strawberry.Info, input: DeactivatePersonInput):
     async def work(w: Write) -> DeactivatePersonSuccess:
         person_id = w.decode(input.person_id, "Person", "personId")
         reason = text(input.reason, "reason", required=True)
+        successor_id = None if input.successor_id is None else w.decode(input.successor_id, "Person", "successorId")
+        # persons in id order (two offboardings naming each other as successor queue, never deadlock), then
+        # deployments, as in every mutation
+        if successor_id is not None and successor_id < person_id:
+            successor_id = await _successor(w, input.successor_id, person_id)
         person = await w.db.fetchrow(PERSON_FOR_UPDATE, person_id)  # assignOwner of this person waits from here
         if person is None:
             raise missing("Person", "personId")
+        if successor_id is not None and successor_id >= person_id:
+            successor_id = await _successor(w, input.successor_id, person_id)
         held = [r["deployment_id"] for r in await w.db.fetch(HELD_DEPLOYMENTS, person_id)]
         await w.db.fetch(LOCK_DEPLOYMENTS, held)
         periods = await w.db.fetch(HELD_PERIODS, person_id)  # again, under the locks
         now = await w.now()
         deactivated = await w.db.fetchval(DEACTIVATE, person_id, now) is not None
         who = await w.actor() if periods else None
-        change_ids = []
+        change_ids, started_ids = [], []
         for period in periods:
             await _close(w, period, now, reason)
-            change_ids.append(await audit.record(
-                w.db, who, deployment_id=period["deployment_id"], action="OWNER_DEACTIVATED", effective_at=now,
-                reason=reason, previous_person_id=person_id, ended_assignment_id=period["id"]))
+            deployment_id = period["deployment_id"]
+            started = None
+            if successor_id is not None:
+                started = await w.db.fetchval(OPEN, w.org_id, deployment_id, successor_id, now, who.label, reason)
+                started_ids.append(started)
+            change_id = await audit.record(
+                w.db, who, deployment_id=deployment_id, effective_at=now, reason=reason,
+                action="OWNER_DEACTIVATED" if started is None else "HANDED_OVER", previous_person_id=person_id,
+                new_person_id=successor_id if started is not None else None, ended_assignment_id=period["id"],
+                started_assignment_id=started)
+            change_ids.append(change_id)
+            w.touch(deployment_id, change_id)
+        handed = [p["deployment_id"] for p in periods] if successor_id is not None else []
         return DeactivatePersonSuccess(
             changed=deactivated or bool(periods), replayed=False, person_pk=person_id,
-            unowned_pks=[p["deployment_id"] for p in periods], ended_pks=[p["id"] for p in periods],
-            change_pks=change_ids)
+            unowned_pks=[] if successor_id is not None else [p["deployment_id"] for p in periods],
+            ended_pks=[p["id"] for p in periods], change_pks=change_ids, successor_pk=successor_id,
+            handed_pks=handed, started_pks=started_ids, handover_change_pks=change_ids if handed else [])
 
     return await run(info, "deactivatePerson", "write:owners", input, work)

@@ -9,6 +9,7 @@ from .activity import Review, Topic, Workflow, WorkflowUpdate, WorkflowUpdateFil
 from .audit import AuditLogFilter, OwnershipChange, audit_log
 from .deployments import Deployment, DeploymentFilter, DeploymentOrder, deployments
 from .errors import bad_input, not_found
+from .health_events import HealthEvent
 from .metrics import OwnershipSummary
 from .organizations import Organization, org_id_for, ownership_summary
 from .people import OwnershipAssignment, Person, PersonFilter, people
@@ -26,6 +27,7 @@ NODE_TYPES = {
     "Review": ("review", Review),
     "OwnershipAssignment": ("assignment", OwnershipAssignment),
     "OwnershipChange": ("ownership_change", OwnershipChange),
+    "HealthEvent": ("health_event", HealthEvent),
 }
 
 

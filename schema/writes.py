@@ -16,7 +16,7 @@ import asyncpg
 import strawberry
 from strawberry.utils.str_converters import to_snake_case
 
-from service import audit, idempotency
+from service import audit, health_events, idempotency
 from service.instants import INSTANT_RANGE, instant_problem
 from service.loaders import Loaders
 
@@ -87,6 +87,32 @@ class Write:
         self.org_id = info.context.principal.org_id
         self._now: datetime | None = None
         self._actor: audit.Actor | None = None
+        # what the work may have changed the health of: deployment -> the audit row that changed it
+        self.touched: dict[int, int | None] = {}
+        self.touched_people: set[int] = set()
+        self.touched_org = False
+        self.events: list[int] = []
+
+    def touch(self, deployment_id: int, change_id: int | None = None) -> None:
+        """The work may have changed this deployment's health (change_id: the ownership change that did)."""
+        if change_id is not None or deployment_id not in self.touched:
+            self.touched[deployment_id] = change_id
+
+    async def record_health(self) -> None:
+        """Append the health events the work caused, in its transaction (service/health_events.py)."""
+        touched = dict(self.touched)
+        if self.touched_people:
+            for pk in await health_events.owned_by(self.db, sorted(self.touched_people)):
+                touched.setdefault(pk, None)
+        if self.touched_org:
+            for pk in await health_events.live_deployments(self.db, self.org_id):
+                touched.setdefault(pk, None)
+        if not touched:
+            return
+        if self._now is not None:  # health as of the write's instant, which may be after the transaction's start
+            await self.db.fetch("select set_config('steward.now', $1, true)", self._now.isoformat())
+        self.events = await health_events.record(self.db, list(touched), "WRITE", self.ctx.request_id,
+                                                 list(touched.values()))
 
     async def now(self) -> datetime:
         """The instant of this write, read once, after the work has taken its locks.
@@ -170,6 +196,7 @@ async def run(info: strawberry.Info, operation: str, scope: str, input: Any,
                                        "idempotencyKey")
                     return from_record(earlier.response)
             result = await work(write)
+            await write.record_health()  # the events this write caused commit, or roll back, with it
             if key is not None:
                 await idempotency.remember(ctx.db, principal.org_id, principal.token_id, key, to_record(result))
     except Fail as failure:

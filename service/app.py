@@ -11,7 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from . import db, tracing
+from . import db, evaluator, tracing
 from .config import Settings
 from .documents import PersistedDocuments
 from .health import healthz, readyz
@@ -35,7 +35,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         if webhooks is not None:
             webhooks.start()
         try:
-            yield
+            async with evaluator.running(settings, database_url) as app.state.evaluator:
+                yield
         finally:
             if webhooks is not None:
                 await webhooks.stop()

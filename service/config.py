@@ -67,6 +67,8 @@ class Settings:
     metrics_token: str | None = None
     trusted_documents: str = "off"
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    # seconds between passes of the TIME health evaluator (service/evaluator.py); 0 disables it
+    health_evaluator_interval_s: float = 60.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -123,6 +125,7 @@ class Settings:
             metrics_token=env.get("STEWARD_METRICS_TOKEN") or None,
             trusted_documents=trusted_documents,
             webhooks=WebhookSettings.from_env(env),
+            health_evaluator_interval_s=_int(env, "STEWARD_HEALTH_EVALUATOR_INTERVAL_S", 60, 0, 86_400),
         )
 
     @property

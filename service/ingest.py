@@ -31,6 +31,7 @@ from typing import AsyncIterable, AsyncIterator, Callable
 
 import asyncpg
 
+from . import health_events
 from .instants import END, EARLIEST, INSTANT_RANGE
 
 FORMATS = ("ndjson", "csv")
@@ -110,6 +111,9 @@ with merged as (
 select count(*) filter (where inserted) as inserted, count(*) filter (where not inserted) as updated
 from merged
 """
+
+# The deployments a request wrote to, whose health the new outcomes may change.
+STAGED_DEPLOYMENTS = f"select distinct deployment_id from {STAGING} order by deployment_id"
 
 # Only run when the merge hit the same externalId twice: every occurrence but
 # the last is removed from staging and reported.
@@ -487,8 +491,13 @@ async def ingest(
     max_bytes: int | None = None,
     timeout: float | None = None,
     progress: Callable[[int, int], None] | None = None,
+    request_id: str | None = None,
 ) -> Result:
-    """Ingest one body into `org_id`. Call inside a transaction scoped to that org (service.db)."""
+    """Ingest one body into `org_id`. Call inside a transaction scoped to that org (service.db).
+
+    The health changes the new outcomes cause (ARR) are recorded as events in the same
+    transaction, with `request_id` (service/health_events.py).
+    """
     deployments = await conn.fetch("select id, key from steward.deployments where org_id = $1", org_id)
     topics = await conn.fetch("select key from steward.topics where org_id = $1", org_id)
     validator = RowValidator([(r["id"], r["key"]) for r in deployments], [r["key"] for r in topics])
@@ -536,6 +545,9 @@ async def ingest(
                 parser.errors = sorted(parser.errors + first)[:max_errors]
                 if atomic:
                     raise _Rollback
+            if result.inserted or result.updated:
+                staged = await conn.fetch(STAGED_DEPLOYMENTS, timeout=timeout)
+                await health_events.record(conn, [r["deployment_id"] for r in staged], "WRITE", request_id)
             await conn.execute(f"drop table {STAGING}")
     except _Rollback:
         return Result(rejected=parser.rejected, errors=parser.errors, written=False)

@@ -95,6 +95,7 @@ async def ingest_conversations(request: Request) -> JSONResponse:
                         conn, principal.org_id, request.stream(), fmt,
                         atomic=atomic_arg in TRUE, max_errors=settings.ingest_max_errors,
                         max_bytes=settings.max_ingest_bytes, timeout=timeout_ms / 1000,
+                        request_id=record().request_id,
                     )
     except IngestError as exc:
         return _error(exc.status, str(exc))

@@ -9,6 +9,7 @@ from aiodataloader import DataLoader
 
 from . import queries as q
 from .context import Db
+from .health_events import SQL as EVENTS_SQL
 
 
 def one_per_key(db: Db, sql: str, key: str = "id", extra: tuple = ()) -> DataLoader:
@@ -43,6 +44,8 @@ class Loaders:
         self.workflow_update = one_per_key(db, q.UPDATES_BY_ID)
         self.review = one_per_key(db, q.REVIEWS_BY_ID)
         self.ownership_change = one_per_key(db, q.CHANGES_BY_ID)
+        self.health_event = one_per_key(db, EVENTS_SQL["events_by_id"])
+        self.health_event_acknowledgement = one_per_key(db, EVENTS_SQL["acknowledgements_by_event"], key="event_id")
         self.owner = one_per_key(db, q.CURRENT_OWNERS, key="deployment_id")
         self.health = one_per_key(db, q.HEALTH, key="deployment_id")
         self.history = many_per_key(db, q.OWNERSHIP_HISTORY, key="deployment_id")

@@ -62,7 +62,9 @@ begin atomic
             lu.last_at as last_update_at,
             lr.last_at as last_review_at,
             arr.recent as arr_recent,
-            arr.previous as arr_previous
+            arr.previous as arr_previous,
+            pol.escalation_after_days,
+            esc.since as escalation_since
         from steward.deployments d
         join steward.health_policies pol on pol.org_id = d.org_id
         left join metrics.current_owners o on o.org_id = d.org_id and o.deployment_id = d.id
@@ -87,6 +89,23 @@ begin atomic
              and cd.day > (select (steward.clock() at time zone 'UTC')::date - 56)
              and cd.day <= (select (steward.clock() at time zone 'UTC')::date)
         ) arr on true
+        left join lateral (
+            -- the oldest unacknowledged event that brought UNOWNED or ARR decay on, while that still holds:
+            -- no later event of the deployment is without it (sql/views/050_health_events.sql writes them)
+            select min(e.occurred_at) as since from steward.health_events e
+            where e.org_id = d.org_id and e.deployment_id = d.id and e.occurred_at <= (select steward.clock())
+              and not exists (select 1 from steward.health_event_acknowledgements a
+                              where a.org_id = e.org_id and a.event_id = e.id)
+              and ((e.status_after = 'UNOWNED' and e.status_before is distinct from 'UNOWNED'
+                    and not exists (select 1 from steward.health_events l
+                                    where l.org_id = e.org_id and l.deployment_id = e.deployment_id and l.id > e.id
+                                      and l.status_after <> 'UNOWNED'))
+                or ('ARR_DECAYED_SINCE_OWNER_LEFT' = any (e.reasons_after)
+                    and 'ARR_DECAYED_SINCE_OWNER_LEFT' <> all (coalesce(e.reasons_before, '{}'))
+                    and not exists (select 1 from steward.health_events l
+                                    where l.org_id = e.org_id and l.deployment_id = e.deployment_id and l.id > e.id
+                                      and 'ARR_DECAYED_SINCE_OWNER_LEFT' <> all (l.reasons_after))))
+        ) esc on true
         where d.id = any (p_deployment_ids)
     )
     select
@@ -134,7 +153,14 @@ begin atomic
                        round((b.arr_previous * 100)::numeric, 1), round((b.arr_recent * 100)::numeric, 1)),
                 -- rounded: in double precision 50% - 45% is 4.999999999999999 points
                 b.arr_recent is not null and b.arr_previous is not null
-                  and round(((b.arr_previous - b.arr_recent) * 100)::numeric, 6) >= b.arr_drop_points)
+                  and round(((b.arr_previous - b.arr_recent) * 100)::numeric, 6) >= b.arr_drop_points),
+            -- severity 1: it never changes the status the escalated event already shows, only the reasons
+            (1, 'ESCALATION_UNACKNOWLEDGED',
+                format('An UNOWNED or ARR-decay health event from %s has not been acknowledged for %s days '
+                       '(limit %s).', to_char(b.escalation_since at time zone 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'),
+                       internals.whole_days(b.escalation_since, b.as_of), b.escalation_after_days),
+                b.escalation_since is not null
+                  and b.escalation_since <= b.as_of - make_interval(hours => 24 * b.escalation_after_days))
         ) as rule(severity, code, message, applies)
         where rule.applies
     ) r on true;

@@ -130,7 +130,7 @@ async def periods(db_url: str, deployment_id: int) -> list:
 async def counts(db_url: str, org_id: int) -> dict[str, int]:
     """Rows per tenant table of one organization: equal before and after means nothing was written."""
     tables = ("persons", "deployments", "ownership_assignments", "ownership_changes", "workflow_updates",
-              "performance_reviews", "idempotency_keys")
+              "performance_reviews", "idempotency_keys", "health_events", "health_event_acknowledgements")
     result = {}
     for table in tables:
         rows = await sql(db_url, f"select count(*) as n, md5(coalesce(string_agg(t::text, ',' order by t::text), ''))"

@@ -49,7 +49,9 @@ async def orgs(module_db_url, api):
              "Workflow": workflow, "WorkflowUpdate": update, "Review": review,
              "OwnershipAssignment": from_global_id(handover["assignment"]["id"])[1],
              "OwnershipChange": (await sql(module_db_url, "select max(id) as id from steward.ownership_changes"
-                                                          " where org_id = $1", a.id))[0]["id"]}
+                                                          " where org_id = $1", a.id))[0]["id"],
+             "HealthEvent": (await sql(module_db_url, "select max(id) as id from steward.health_events"
+                                                      " where org_id = $1", a.id))[0]["id"]}
     return a, b
 
 
@@ -159,14 +161,15 @@ async def test_every_query_root_field_keeps_to_the_callers_org(api, orgs):
 async def test_connections_below_the_callers_objects_hold_only_its_rows(api, orgs):
     a, b = orgs
     data = await api.data("""{
-      organizations { deployments { totalCount } people { totalCount } }
+      organizations { deployments { totalCount } people { totalCount } healthEvents { totalCount } }
       deployments { edges { node {
         workflowUpdates { totalCount } reviews { totalCount } auditLog { totalCount } ownershipHistory { id }
         workflows { id } owner { id } } } }
       people { edges { node { workflowUpdates { totalCount } ownedDeployments { id } } } }
     }""", None, b.tokens["admin"])
 
-    assert data["organizations"] == [{"deployments": {"totalCount": 1}, "people": {"totalCount": 1}}]
+    assert data["organizations"] == [{"deployments": {"totalCount": 1}, "people": {"totalCount": 1},
+                                      "healthEvents": {"totalCount": 0}}]
     node = data["deployments"]["edges"][0]["node"]
     assert node["workflowUpdates"]["totalCount"] == node["reviews"]["totalCount"] == 0
     assert node["auditLog"]["totalCount"] == 0 and node["workflows"] == []
@@ -191,6 +194,9 @@ def mutation_cases(a) -> dict:
                                                                "kind": "CONFIG_CHANGE", "summary": "x"}),
         "recordReview": ("RecordReviewInput", {"deploymentId": dep, "reviewerId": person}),
         "setHealthPolicy": ("SetHealthPolicyInput", {"staleUpdateDays": 2}),
+        "acknowledgeHealthEvent": ("AcknowledgeHealthEventInput", {"eventId": gid("HealthEvent", a.ids["HealthEvent"]),
+                                                                   "note": "x"}),
+        "setEscalationContact": ("SetEscalationContactInput", {"deploymentId": dep, "personId": None}),
     }
 
 
@@ -252,6 +258,7 @@ async def test_the_service_role_with_another_org_id_reads_zero_rows(module_db_ur
                 seen["metrics.ownership_periods"] = await conn.fetchval(
                     "select count(*) from metrics.ownership_periods where org_id = $1", a.id)
             if expect_rows:  # A sees its own rows (the check below is not vacuous)
+                assert seen["health_events"] > 0
                 assert seen["ownership_changes"] > 0 and seen["idempotency_keys"] > 0 and seen["persons"] == 3
             else:
                 assert set(seen.values()) == {0}, seen
