@@ -59,7 +59,7 @@ update steward.webhooks w
                               when $6 then null else 'MANUAL' end,
        consecutive_failures = case when $6 and not w.enabled then 0 else w.consecutive_failures end,
        updated_at = clock_timestamp()
-  from (select id, enabled from steward.webhooks where id = $1 for update) before
+  from (select id, enabled from steward.webhooks where id = $1 for no key update) before
  where w.id = before.id
 returning w.org_id, w.id, w.url, w.description, w.disabled_at, w.consecutive_failures,
           before.enabled and not w.enabled as disabled_now;

@@ -61,7 +61,7 @@ update steward.webhooks w
                           else w.disabled_at end,
        disabled_reason = case when w.enabled and w.consecutive_failures + 1 >= $2 then 'FAILURES'
                               else w.disabled_reason end
-  from (select id, enabled from steward.webhooks where id = $1 for update) before
+  from (select id, enabled from steward.webhooks where id = $1 for no key update) before
  where w.id = before.id
 returning w.org_id, w.id, w.url, w.description, w.disabled_at, w.consecutive_failures,
           before.enabled and not w.enabled as disabled_now;

@@ -1,6 +1,8 @@
 """Shared pieces of the webhook tests: fast settings, the mutations, and reading the outbox."""
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import replace
 
 from service.config import Settings
@@ -99,3 +101,15 @@ async def outbox(db_url: str, org_id: int | None = None) -> list:
     """The outbox rows (of one organization), as the owner sees them."""
     return await sql(db_url, "select * from steward.webhook_deliveries where $1::bigint is null or org_id = $1"
                              " order by id", org_id)
+
+
+async def all_settled(db_url: str, timeout: float = 10.0) -> list:
+    """Wait until no delivery is PENDING (the worker recorded every answer); return the outbox."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = await outbox(db_url)
+        pending = [dict(r) for r in rows if r["status"] == "PENDING"]
+        if not pending:
+            return rows
+        assert time.monotonic() < deadline, pending
+        await asyncio.sleep(0.05)

@@ -37,6 +37,7 @@ class Receiver:
     delay: float = 0.0
     port: int = 0
     requests: list[Received] = field(default_factory=list)
+    arrivals: int = 0  # requests whose body was read, answered or not (yet)
     _server: asyncio.AbstractServer | None = None
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -90,6 +91,7 @@ class Receiver:
                     headers[name.strip().lower()] = value.strip()
             body = await reader.readexactly(int(headers.get("content-length", "0")))
             received = Received(time.monotonic(), headers, body.decode(), self.status)
+            self.arrivals += 1
             if self.delay:
                 await asyncio.sleep(self.delay)
             self.requests.append(received)
