@@ -151,7 +151,8 @@ async def update_deployment(info: strawberry.Info, input: UpdateDeploymentInput)
         sql = f"update steward.deployments set {', '.join(sets) or 'name = name'} where id = $1 returning id"
         if await w.db.fetchval(sql, pk, *v.values()) is None:
             raise missing("Deployment", "id")
-        w.touch(pk)
+        if v:  # an update without changes writes nothing
+            w.touch(pk)
         return UpdateDeploymentSuccess(replayed=False, deployment_pk=pk)
 
     return await run(info, "updateDeployment", "admin", input, work)
@@ -168,7 +169,11 @@ class HealthPolicy:
     review_due_days: int = strawberry.field(description="AT_RISK after this many days without a review.")
     min_owner_fte: float = strawberry.field(description="AT_RISK when the owner's FTE on AI is below this.")
     arr_drop_points: float = strawberry.field(
-        description="AT_RISK when ARR of the last 4 weeks is this many points below the 4 weeks before.")
+        description="AT_RISK when ARR of the last 4 weeks is this many points below the 4 weeks before, or below "
+                    "the owner's own baseline (median 4-week ARR of their period).")
+    arr_decay_points: float = strawberry.field(
+        description="ARR_DECAYED_SINCE_OWNER_LEFT when an open ownership gap's latest 4 weeks are this many points "
+                    "below the 4 weeks before it.")
     escalation_after_days: int = strawberry.field(
         description="ESCALATION_UNACKNOWLEDGED after an UNOWNED or ARR-decay health event has gone "
                     "unacknowledged for this many days.")
@@ -179,7 +184,7 @@ class HealthPolicy:
         return cls(reopen_window_hours=int(row["reopen_window"].total_seconds() // 3600),
                    stale_update_days=row["stale_update_days"], stale_review_days=row["stale_review_days"],
                    review_due_days=row["review_due_days"], min_owner_fte=float(row["min_owner_fte"]),
-                   arr_drop_points=float(row["arr_drop_points"]),
+                   arr_drop_points=float(row["arr_drop_points"]), arr_decay_points=float(row["arr_decay_points"]),
                    escalation_after_days=row["escalation_after_days"], updated_at=row["updated_at"])
 
 
@@ -191,6 +196,7 @@ class SetHealthPolicyInput:
     review_due_days: int | None = strawberry.field(default=strawberry.UNSET, description="1 to 365 days.")
     min_owner_fte: float | None = strawberry.field(default=strawberry.UNSET, description="0 to 1.")
     arr_drop_points: float | None = strawberry.field(default=strawberry.UNSET, description="0 to 100 points.")
+    arr_decay_points: float | None = strawberry.field(default=strawberry.UNSET, description="0 to 100 points.")
     escalation_after_days: int | None = strawberry.field(default=strawberry.UNSET, description="1 to 365 days.")
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
@@ -221,6 +227,7 @@ POLICY_FIELDS = {
     "review_due_days": ("review_due_days", "{}", 1, 365),
     "min_owner_fte": ("min_owner_fte", "{}::numeric", 0, 1),
     "arr_drop_points": ("arr_drop_points", "{}::numeric", 0, 100),
+    "arr_decay_points": ("arr_decay_points", "{}::numeric", 0, 100),
     "escalation_after_days": ("escalation_after_days", "{}", 1, 365),
 }
 

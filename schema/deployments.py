@@ -12,6 +12,7 @@ from .activity import (Channel, Review, Workflow, WorkflowUpdate, WorkflowUpdate
                        update_conditions)
 from .audit import OwnershipChange, deployment_audit_log
 from .errors import bad_input, stored_out_of_range
+from .gaps import OwnershipGap
 from .metrics import DeploymentMetrics, TopicOpportunity, WeeklyMetric
 from .people import OwnershipAssignment, Person, escape_like
 from .relay import Connection, Node, Sort, connection, from_global_id, keyset_sql, page_request, to_global_id
@@ -52,7 +53,13 @@ class HealthReasonCode(Enum):
     REVIEW_OVERDUE = strawberry.enum_value(
         "REVIEW_OVERDUE", description="AT_RISK: no review within the policy's review limit (default 7 days).")
     ARR_DECLINING = strawberry.enum_value(
-        "ARR_DECLINING", description="AT_RISK: ARR of the last 4 weeks fell by the policy's points or more.")
+        "ARR_DECLINING", description="AT_RISK: ARR of the last 4 weeks fell by the policy's points or more, against "
+                                     "the 4 weeks before or against the owner's own baseline (median 4-week ARR of "
+                                     "their period).")
+    ARR_DECAYED_SINCE_OWNER_LEFT = strawberry.enum_value(
+        "ARR_DECAYED_SINCE_OWNER_LEFT",
+        description="UNOWNED: since the owner left, ARR (the gap's latest 4 weeks vs the 4 weeks before the gap) "
+                    "fell by the policy's arrDecayPoints or more (default 10); the message gives the figures.")
     ESCALATION_UNACKNOWLEDGED = strawberry.enum_value(
         "ESCALATION_UNACKNOWLEDGED",
         description="An UNOWNED or ARR-decay health event has gone unacknowledged longer than the policy's "
@@ -133,6 +140,11 @@ class Deployment(Node):
     @strawberry.field(description="Every ownership period, newest first. History is never rewritten.")
     async def ownership_history(self, info: strawberry.Info) -> list[OwnershipAssignment]:
         return [OwnershipAssignment.from_row(r) for r in await info.context.loaders.history.load(self.pk)]
+
+    @strawberry.field(description="Every span without an accountable owner (from launch, or from the end of an "
+                                  "owner's period), newest first, with the results before and during it and its cost.")
+    async def ownership_gaps(self, info: strawberry.Info) -> list[OwnershipGap]:
+        return [OwnershipGap.from_row(r) for r in await info.context.loaders.ownership_gaps.load(self.pk)]
 
     @strawberry.field(description="Ownership changes of this deployment made through the API, newest first.")
     async def audit_log(

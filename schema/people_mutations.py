@@ -113,7 +113,8 @@ async def update_person(info: strawberry.Info, input: UpdatePersonInput):
         sql = f"update steward.persons set {', '.join(sets) or 'name = name'} where id = $1 returning id"
         if await w.db.fetchval(sql, pk, *v.values()) is None:
             raise missing("Person", "id")
-        w.touched_people.add(pk)  # the health of what they own follows their function and FTE
+        if v:  # the health of what they own follows their function and FTE; no change writes nothing
+            w.touched_people.add(pk)
         return UpdatePersonSuccess(replayed=False, person_pk=pk)
 
     return await run(info, "updatePerson", "write:owners", input, work)

@@ -5,6 +5,11 @@ An expected failure (`Fail`, or a constraint the database enforces) rolls the
 savepoint back, so nothing the mutation did survives, and becomes a typed error
 member of the payload. Success payloads hold only ids and flags, so the first
 answer to an idempotency key can be stored as JSON and replayed.
+
+Each mutation names the deployments whose health it may have changed (`Write.touch`,
+`touched_people`, `touched_org`); at the end of its work, inside the savepoint, the
+health events those changes cause are appended (service/health_events.py), so they
+commit or roll back with the write.
 """
 from __future__ import annotations
 

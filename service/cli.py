@@ -65,12 +65,14 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from .demo import load_demo, print_reference_figures
+    from .demo_gaps import print_gap_ledger
 
     with database(settings) as url:
         asyncio.run(_migrate(url))
         summary = asyncio.run(load_demo(url))
         say(summary)
         asyncio.run(print_reference_figures(url))
+        asyncio.run(print_gap_ledger(url))
         tokens = asyncio.run(_demo_tokens(url, REFERENCE_ORGS))
     base = public_url(settings.host, settings.port)
     print("\nAPI tokens (shown once, stored hashed; loading the demo again replaces them):")

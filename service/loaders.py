@@ -10,6 +10,9 @@ from aiodataloader import DataLoader
 from . import queries as q
 from .context import Db
 from .health_events import SQL as EVENTS_SQL
+from .sql_files import load
+
+GAPS = load("service", "gaps.sql")
 
 
 def one_per_key(db: Db, sql: str, key: str = "id", extra: tuple = ()) -> DataLoader:
@@ -51,6 +54,7 @@ class Loaders:
         self.history = many_per_key(db, q.OWNERSHIP_HISTORY, key="deployment_id")
         self.owned_deployments = many_per_key(db, q.OWNED_DEPLOYMENTS, key="person_id")
         self.workflows = many_per_key(db, q.WORKFLOWS_BY_DEPLOYMENT, key="deployment_id")
+        self.ownership_gaps = many_per_key(db, GAPS["ownership_gaps"], key="deployment_id")
         self._keyed: dict[tuple, DataLoader] = {}
 
     def _memo(self, key: tuple, make: Callable[[], DataLoader]) -> DataLoader:

@@ -45,7 +45,8 @@ returns table (
     last_update_at  timestamptz,
     last_review_at  timestamptz,
     arr_recent      double precision,
-    arr_previous    double precision
+    arr_previous    double precision,
+    arr_owner_baseline double precision
 )
 language sql stable
 begin atomic
@@ -54,6 +55,7 @@ begin atomic
             d.org_id,
             d.id as deployment_id,
             pol.stale_update_days, pol.stale_review_days, pol.review_due_days, pol.min_owner_fte, pol.arr_drop_points,
+            pol.arr_decay_points,
             o.person_id,
             o.person_active,
             o.person_function,
@@ -63,6 +65,14 @@ begin atomic
             lr.last_at as last_review_at,
             arr.recent as arr_recent,
             arr.previous as arr_previous,
+            ob.arr as arr_owner_baseline,
+            ob.blocks as owner_baseline_blocks,
+            gap.started_at as gap_started_at,
+            gap.previous_person_id as gap_previous_person_id,
+            gap.previous_person_name as gap_previous_person_name,
+            gap.baseline_arr as gap_baseline_arr,
+            gap.latest_arr as gap_latest_arr,
+            gap.resolutions_lost as gap_resolutions_lost,
             pol.escalation_after_days,
             esc.since as escalation_since
         from steward.deployments d
@@ -106,6 +116,32 @@ begin atomic
                                     where l.org_id = e.org_id and l.deployment_id = e.deployment_id and l.id > e.id
                                       and 'ARR_DECAYED_SINCE_OWNER_LEFT' <> all (l.reasons_after))))
         ) esc on true
+        left join lateral (
+            -- the owner's own baseline: the median ARR of the complete 28-day blocks of
+            -- the current period before the last 28 days, blocks counted back from today
+            -- (at most 12: a year). A day is the owner's when they held it at 00:00 UTC
+            -- (sql/views/025_ownership_gaps.sql).
+            -- The median, not the best block: one lucky month of a small deployment
+            -- would raise the bar for good; a decline that began less than half the
+            -- blocks ago still shows.
+            select percentile_cont(0.5) within group (order by blk.arr) as arr, count(*) as blocks
+            from (
+                select internals.ratio(sum(cd.ai_resolved), sum(cd.addressable)) as arr
+                from steward.conversation_daily cd
+                where cd.org_id = d.org_id and cd.deployment_id = d.id
+                  and cd.day <= (select (steward.clock() at time zone 'UTC')::date) - 28
+                  -- block k (1, 2, ...) is the 28 days ending 28k days before today; complete
+                  -- when its first day, today - 28k - 27, is the owner's: k <= k_max below
+                  and cd.day >= (select (steward.clock() at time zone 'UTC')::date) - 27 - 28 * least(12,
+                        ((select (steward.clock() at time zone 'UTC')::date)
+                         - internals.first_day_from(o.owner_since, d.launched_at) - 27) / 28)
+                group by ((select (steward.clock() at time zone 'UTC')::date) - cd.day) / 28
+            ) blk
+            where blk.arr is not null
+        ) ob on true
+        -- the open ownership gap, if any (sql/views/025_ownership_gaps.sql)
+        left join metrics.ownership_gaps(p_deployment_ids) gap
+          on gap.org_id = d.org_id and gap.deployment_id = d.id and gap.is_open
         where d.id = any (p_deployment_ids)
     )
     select
@@ -117,8 +153,21 @@ begin atomic
         b.last_update_at,
         b.last_review_at,
         b.arr_recent,
-        b.arr_previous
+        b.arr_previous,
+        b.arr_owner_baseline
     from base b
+    cross join lateral (
+        -- rounded: in double precision 50% - 45% is 4.999999999999999 points
+        select b.arr_recent is not null and b.arr_previous is not null
+                 and round(((b.arr_previous - b.arr_recent) * 100)::numeric, 6) >= b.arr_drop_points
+                 as vs_previous,
+               b.person_active and b.arr_recent is not null and b.arr_owner_baseline is not null
+                 and round(((b.arr_owner_baseline - b.arr_recent) * 100)::numeric, 6) >= b.arr_drop_points
+                 as vs_owner,
+               b.gap_previous_person_id is not null and b.gap_baseline_arr is not null and b.gap_latest_arr is not null
+                 and round(((b.gap_baseline_arr - b.gap_latest_arr) * 100)::numeric, 6) >= b.arr_decay_points
+                 as decayed
+    ) arr
     left join lateral (
         select max(rule.severity) as severity,
                jsonb_agg(jsonb_build_object('code', rule.code, 'message', rule.message)
@@ -148,12 +197,27 @@ begin atomic
             (1, 'REVIEW_OVERDUE', format('No performance review in the last %s days.', b.review_due_days),
                 b.last_review_at is null
                   or b.last_review_at < b.as_of - make_interval(hours => 24 * b.review_due_days)),
+            (3, 'ARR_DECAYED_SINCE_OWNER_LEFT',
+                -- baseline: the 4 weeks before the gap; now: the gap's latest 4 weeks; lost: over the whole gap
+                format('ARR %s%% → %s%% since %s left %s days ago; ≈%s resolutions lost.',
+                       round((b.gap_baseline_arr * 100)::numeric, 1), round((b.gap_latest_arr * 100)::numeric, 1),
+                       b.gap_previous_person_name,
+                       (b.as_of at time zone 'UTC')::date - (b.gap_started_at at time zone 'UTC')::date,
+                       to_char(round(b.gap_resolutions_lost), 'FM999,999,999,990')),
+                arr.decayed),
             (1, 'ARR_DECLINING',
-                format('Addressable resolution rate fell from %s%% to %s%% (last 4 weeks vs the 4 before).',
-                       round((b.arr_previous * 100)::numeric, 1), round((b.arr_recent * 100)::numeric, 1)),
-                -- rounded: in double precision 50% - 45% is 4.999999999999999 points
-                b.arr_recent is not null and b.arr_previous is not null
-                  and round(((b.arr_previous - b.arr_recent) * 100)::numeric, 6) >= b.arr_drop_points),
+                concat_ws(' ',
+                    case when arr.vs_previous then
+                        format('Addressable resolution rate fell from %s%% to %s%% (last 4 weeks vs the 4 before).',
+                               round((b.arr_previous * 100)::numeric, 1), round((b.arr_recent * 100)::numeric, 1)) end,
+                    case when arr.vs_owner then
+                        format('Addressable resolution rate of the last 4 weeks (%s%%) is %s points below the owner''s'
+                               ' own baseline of %s%% (median 4-week ARR of %s earlier %s in their period).',
+                               round((b.arr_recent * 100)::numeric, 1),
+                               round(((b.arr_owner_baseline - b.arr_recent) * 100)::numeric, 1),
+                               round((b.arr_owner_baseline * 100)::numeric, 1), b.owner_baseline_blocks,
+                               case when b.owner_baseline_blocks = 1 then 'block' else 'blocks' end) end),
+                arr.vs_previous or arr.vs_owner),
             -- severity 1: it never changes the status the escalated event already shows, only the reasons
             (1, 'ESCALATION_UNACKNOWLEDGED',
                 format('An UNOWNED or ARR-decay health event from %s has not been acknowledged for %s days '

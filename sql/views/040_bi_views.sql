@@ -41,6 +41,37 @@ from metrics.ownership_impact((steward.clock() at time zone 'UTC')::date - 89,
                               (steward.clock() at time zone 'UTC')::date + 1) i;
 
 create table internals.glossary (column_name text primary key, doc text not null);
+-- metrics.ownership_gaps (025_ownership_gaps.sql)
+insert into internals.glossary
+select 'started_at', 'When the ownership gap began: launch, or the end of the previous owner''s period.'
+union all select 'ended_at', 'When the gap ended (an owner was named); null while it is open.'
+union all select 'is_open', 'True while the gap lasts (no accountable owner now).'
+union all select 'duration_days', 'Days (fractional) from the start of the gap to its end, or to now while open.'
+union all select 'arr_owner_baseline', 'The current owner''s own ARR baseline: median ARR of the complete 28-day blocks of their period before the last 28 days (at most 12); null with fewer.'
+union all select 'previous_assignment_id', 'The ownership period that ended where the gap starts; null for a gap from launch.'
+union all select 'previous_person_id', 'The owner whose period ended where the gap starts; null for a gap from launch.'
+union all select 'previous_person_name', 'Name of the previous owner; null for a gap from launch.'
+union all select 'arr_change_points', 'ARR during the gap minus baseline ARR, in percentage points; null when either is null.'
+union all select 'resolutions_lost', 'max(0, (baseline ARR - during ARR) x during addressable): AI resolutions the baseline rate would have given; null without a baseline ARR.'
+union all select 'escalation_cost_per_resolution', 'Escalation cost of the topics of the gap''s addressable conversations, weighted by their volume.'
+union all select 'estimated_cost', 'resolutions_lost x escalation_cost_per_resolution: each lost resolution priced as one escalation.'
+union all select part || '_from', format('First UTC day of the %s window.', part) from unnest(array['baseline', 'during', 'latest']) part
+union all select part || '_to', format('Day after the last UTC day of the %s window (exclusive).', part)
+          from unnest(array['baseline', 'during', 'latest']) part
+union all select part || '_' || m.col, format('%s, %s.', m.doc, w.doc)
+          from unnest(array['baseline', 'during', 'latest'],
+                      array['over the 28 UTC days before the gap''s first day',
+                            'over the gap''s UTC days so far (today included)',
+                            'over the gap''s last 28 UTC days so far']) w(part, doc)
+          cross join (values
+              ('conversations', 'Conversations started'),
+              ('addressable', 'Addressable conversations'),
+              ('ai_resolved', 'AI-resolved conversations (not reopened within the reopen window)'),
+              ('ai_outcomes', 'Conversations with outcome AI_RESOLVED, reopened or not'),
+              ('reopened', 'AI_RESOLVED conversations reopened within the reopen window'),
+              ('arr', 'ARR (ai_resolved / addressable; null when nothing was addressable)'),
+              ('reopen_rate', 'Reopen rate (reopened / ai_outcomes; null without AI resolutions)'),
+              ('topic_coverage', 'Topic coverage (addressable / conversations; null without conversations)')) m(col, doc);
 insert into internals.glossary values
   ('org_id', 'Organization (tenant) id.'),
   ('org_slug', 'Organization slug, unique.'),

@@ -86,6 +86,10 @@ def mutations(org) -> dict:
                                  "write:activity"),
         "recordReview": ("RecordReviewInput", {"deploymentId": dep, "reviewerId": person}, "write:activity"),
         "setHealthPolicy": ("SetHealthPolicyInput", {"staleUpdateDays": 3}, "admin"),
+        "acknowledgeHealthEvent": ("AcknowledgeHealthEventInput", {"eventId": to_global_id("HealthEvent", 1)},
+                                   "write:owners"),
+        "setEscalationContact": ("SetEscalationContactInput", {"deploymentId": dep, "personId": person},
+                                 "write:owners"),
     }
 
 

@@ -677,3 +677,21 @@ async def test_cli_uses_the_only_org(fresh_db_url, tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["inserted"] == 2
+
+
+# --- health events ------------------------------------------------------------------------------
+
+
+async def test_ingest_records_the_health_of_the_deployments_it_wrote_in_its_transaction(client, owner):
+    t = await tenant(owner)
+    events = "select cause, request_id, status_before from steward.health_events where deployment_id = $1"
+
+    rejected = await post(client, t, ndjson([row("h-1", t.deployment_key), {"externalId": "bad"}]),
+                          query="?atomic=true")
+    first = await post(client, t, ndjson([row("h-1", t.deployment_key)]))
+    again = await post(client, t, ndjson([row("h-1", t.deployment_key)]))  # unchanged: nothing written
+
+    assert (rejected.status_code, first.status_code, again.status_code) == (422, 200, 200)
+    recorded = await owner.fetch(events, t.deployment_id)
+    # its first evaluation: a baseline, caused by this write, named by its request id
+    assert [tuple(r) for r in recorded] == [("WRITE", first.headers["x-request-id"], None)]

@@ -1,6 +1,7 @@
 """The demo data set: DESIGN.md's reference figures, read back through the metric views."""
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
@@ -8,6 +9,7 @@ import pytest
 
 from service.db import connect
 from service.demo import DEMO_SLUGS, build, load_demo, print_reference_figures, reference_figures
+from service.demo_gaps import print_gap_ledger
 
 pytestmark = pytest.mark.slow  # each load writes ~90k conversations
 
@@ -161,6 +163,38 @@ async def test_reference_figures_come_from_the_views(db, capsys, module_db_url):
     for text in ("202", "131", "0.38%", "6% to 20%", "48.9%", "0.5 to 1.0"):
         assert text in printed
 
+
+
+async def test_harbor_shows_its_arr_decay_since_daniel_reyes_left_with_the_gap_figures(db):
+    gap = await db.fetchrow(
+        f"select * from metrics.ownership_gaps(array[({DEPLOYMENT})]) where is_open", "harbor-home", "assistant")
+    health = await db.fetchrow(
+        f"select status, reasons from metrics.health(array[({DEPLOYMENT})])", "harbor-home", "assistant")
+    reason = next(r for r in json.loads(health["reasons"]) if r["code"] == "ARR_DECAYED_SINCE_OWNER_LEFT")
+    days = ((await db.fetchval(TODAY)) - gap["started_at"].date()).days
+
+    assert gap["previous_person_name"] == "Daniel Reyes" and 140 <= days <= 160
+    assert 0.36 <= gap["baseline_arr"] <= 0.44 and round(gap["latest_arr"] * 100, 2) == 0.38
+    assert (gap["latest_ai_resolved"], gap["latest_addressable"]) == (10, 2632)  # the pinned latest 4 weeks
+    # lost: baseline ARR x the gap's addressable conversations - its AI resolutions
+    assert gap["resolutions_lost"] == pytest.approx(
+        gap["baseline_ai_resolved"] / gap["baseline_addressable"] * gap["during_addressable"]
+        - gap["during_ai_resolved"])
+    assert gap["resolutions_lost"] > 3000 and gap["estimated_cost"] > 0
+    assert health["status"] == "UNOWNED"
+    assert reason["message"] == (
+        f"ARR {gap['baseline_arr'] * 100:.1f}% → {gap['latest_arr'] * 100:.1f}% since Daniel Reyes left {days} days"
+        f" ago; ≈{gap['resolutions_lost']:,.0f} resolutions lost.")
+
+
+async def test_the_gap_ledger_of_the_reference_deployments(db, module_db_url, capsys):
+    await print_gap_ledger(module_db_url)
+    printed = capsys.readouterr().out
+
+    assert "harbor-home/assistant" in printed and "open          after Daniel Reyes" in printed
+    assert "since Daniel Reyes left" in printed
+    northwind = [line for line in printed.splitlines() if line.strip().startswith("northwind-outfitters/helpdesk")]
+    assert len(northwind) == 1 and "from launch" in northwind[0]  # a year unowned, closed by Elena Novak
 
 # --- the rest of the data set ------------------------------------------------------------------
 

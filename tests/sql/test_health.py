@@ -1,4 +1,5 @@
 """metrics.deployment_health: every reason code, its boundary, status precedence and per-org policy."""
+import json
 from datetime import timedelta
 
 import pytest
@@ -220,3 +221,107 @@ async def test_stale_review_threshold_is_per_organization(factory):
     h = await factory.health(dep)
 
     assert (h["status"], h["codes"]) == ("HEALTHY", [])
+
+
+# --- ARR since the owner left, and against the owner's own baseline ---------------------------------
+
+async def left_with_decay(factory, org=None):
+    """An owner who left 03-01 16:30 (29 days before NOW): ARR 90% in the 4 weeks before, 10% in the
+    gap's latest 4 weeks, 4 of 4 resolved on 03-02 (during, before the latest)."""
+    org = org or await factory.org()
+    dep = await factory.deployment(org)
+    leaver = await factory.person(org, name="Dana Left")
+    await factory.assign(org, dep, leaver, at("2026-01-01", 0), at("2026-03-01", 16.5))
+    topic = await factory.topic(org)
+    await factory.workflow(org, dep, topic)
+    for day, resolved, escalated in (("2026-02-10", 9, 1), ("2026-03-02", 4, 0), ("2026-03-20", 1, 9)):
+        await factory.conversations(org, dep, topic, at(day), resolved)
+        await factory.conversations(org, dep, topic, at(day, 18), escalated, outcome="ESCALATED")
+    await factory.update(org, dep, leaver, NOW - DAY)
+    await factory.review(org, dep, leaver, NOW - DAY)
+    await factory.set_now(NOW)
+    return org, dep
+
+
+async def test_arr_decayed_since_the_owner_left_is_an_unowned_reason_with_the_figures(factory):
+    _, dep = await left_with_decay(factory)
+
+    h = await factory.health(dep)
+
+    assert h["status"] == "UNOWNED"
+    # ARR_DECLINING too: the last 4 weeks (10%) against the 4 before (13 of 14)
+    assert h["codes"] == ["ARR_DECAYED_SINCE_OWNER_LEFT", "NO_OWNER", "ARR_DECLINING"]
+    # 90% -> 10% (80 points >= 10); lost over the gap: 0.9 x 14 addressable - 5 resolved = 7.6
+    assert ("ARR 90.0% → 10.0% since Dana Left left 29 days ago; ≈8 resolutions lost."
+            in json.loads(h["reasons"])[0]["message"])
+
+
+@pytest.mark.parametrize(("decay_points", "applies"), [(10, True), (80, True), (80.01, False)])
+async def test_arr_decay_threshold_is_the_policys(factory, decay_points, applies):
+    org, dep = await left_with_decay(factory)
+    await factory.policy(org, arr_decay_points=decay_points)
+
+    h = await factory.health(dep)
+
+    assert ("ARR_DECAYED_SINCE_OWNER_LEFT" in h["codes"]) is applies and h["status"] == "UNOWNED"
+
+
+async def test_no_decay_reason_for_a_gap_from_launch_or_without_a_baseline(factory):
+    _, never_owned, _ = await deployment(factory, owned=False)   # a gap from launch: nobody left
+    org = await factory.org()
+    dep = await factory.deployment(org)
+    leaver = await factory.person(org)
+    await factory.assign(org, dep, leaver, at("2026-01-01", 0), at("2026-03-01", 16.5))
+    await resolution_history(factory, org, dep, previous=(0, 0), recent=(0, 10))  # nothing before the gap
+    await factory.set_now(NOW)
+
+    assert "ARR_DECAYED_SINCE_OWNER_LEFT" not in (await factory.health(never_owned))["codes"]
+    assert "ARR_DECAYED_SINCE_OWNER_LEFT" not in (await factory.health(dep))["codes"]
+
+
+async def owner_with_history(factory, *, recent: tuple[int, int], since="2025-10-01"):
+    """Owned since `since` (00:00). Today 03-30: block k is the 28 days ending 28k days ago; blocks 1-5
+    (02-03..03-02, 01-06..02-02, 12-09..01-05, 11-11..12-08, 10-14..11-10) are complete, block 6
+    (09-16..10-13) is not. ARR by block: 1: 50%, 2: 60%, 3: 50%, 4: 60%, 5: 60% (median 60%);
+    in block 6, inside the period but incomplete, 50% (counted, the median would be 55%).
+    The last 4 weeks: `recent` (resolved, addressable)."""
+    org, dep, _ = await deployment(factory, owned=False)
+    await factory.assign(org, dep, await factory.person(org), at(since, 0))
+    topic = await factory.topic(org)
+    await factory.workflow(org, dep, topic)
+    for day, (resolved, total) in (("2026-02-20", (5, 10)), ("2026-01-20", (6, 10)), ("2025-12-20", (5, 10)),
+                                   ("2025-12-01", (6, 10)), ("2025-11-01", (6, 10)), ("2025-10-05", (5, 10)),
+                                   ("2026-03-20", recent)):
+        await factory.conversations(org, dep, topic, at(day), resolved)
+        await factory.conversations(org, dep, topic, at(day, 18), total - resolved, outcome="ESCALATED")
+    return org, dep
+
+
+async def test_arr_declining_against_the_owners_own_baseline(factory):
+    _, dep = await owner_with_history(factory, recent=(13, 25))  # 52%: 8 points below 60%, above block 1 (50%)
+
+    h = await factory.health(dep)
+
+    assert h["arr_previous"] == 0.5 and h["arr_recent"] == 0.52  # vs the 4 weeks before: rising
+    assert h["arr_owner_baseline"] == 0.6
+    assert (h["status"], h["codes"]) == ("AT_RISK", ["ARR_DECLINING"])
+    assert ("Addressable resolution rate of the last 4 weeks (52.0%) is 8.0 points below the owner's own"
+            " baseline of 60.0% (median 4-week ARR of 5 earlier blocks in their period).") in h["reasons"]
+    assert "vs the 4 before" not in h["reasons"]
+
+
+@pytest.mark.parametrize(("drop_points", "status"), [(8, "AT_RISK"), (8.01, "HEALTHY")])
+async def test_arr_declining_against_the_owner_uses_the_drop_threshold(factory, drop_points, status):
+    org, dep = await owner_with_history(factory, recent=(13, 25))
+    await factory.policy(org, arr_drop_points=drop_points)
+
+    assert (await factory.health(dep))["status"] == status
+
+
+async def test_a_new_owner_has_no_baseline_of_their_own_yet(factory):
+    # owner since 02-10: block 1 starts 02-03, before them: no complete block
+    _, dep = await owner_with_history(factory, recent=(13, 25), since="2026-02-10")
+
+    h = await factory.health(dep)
+
+    assert h["arr_owner_baseline"] is None and (h["status"], h["codes"]) == ("HEALTHY", [])
