@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 from aiodataloader import DataLoader
@@ -118,7 +119,9 @@ class Webhook:
 
     @strawberry.field(description="Its deliveries, newest first (a Relay connection); optionally of one status.")
     async def deliveries(
-        self, info: strawberry.Info, status: WebhookDeliveryStatus | None = None,
+        self, info: strawberry.Info,
+        status: Annotated[WebhookDeliveryStatus | None,
+                          strawberry.argument(description="Only deliveries in this state.")] = None,
         first: int | None = None, after: str | None = None, last: int | None = None, before: str | None = None,
     ) -> Connection[WebhookDelivery]:
         page = page_request(first, after, last, before, info.context.settings.max_page_size)

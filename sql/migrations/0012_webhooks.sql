@@ -115,6 +115,22 @@ create index webhook_attempts_delivery on steward.webhook_attempts (org_id, deli
 comment on table steward.webhook_attempts is
     'Every HTTP attempt of a webhook delivery: status code (null: no answer), latency, error, next retry.';
 
+-- Every instant within the supported range (migration 0007), named as the catalog test expects.
+do $$
+declare
+    c record;
+begin
+    for c in select * from (values ('webhooks', 'created_at'), ('webhooks', 'updated_at'), ('webhooks', 'disabled_at'),
+                                   ('webhook_deliveries', 'created_at'), ('webhook_deliveries', 'delivered_at'),
+                                   ('webhook_deliveries', 'next_attempt_at'), ('webhook_deliveries', 'retry_from'),
+                                   ('webhook_attempts', 'attempted_at'), ('webhook_attempts', 'next_retry_at'))
+                      as v (tab, col)
+    loop
+        execute format('alter table steward.%I add constraint %I check (steward.instant_in_range(%I))',
+                       c.tab, c.tab || '_' || c.col || '_in_range', c.col);
+    end loop;
+end $$;
+
 do $$
 declare
     t text;
