@@ -300,6 +300,7 @@ class Steward:
             "STEWARD_STATEMENT_TIMEOUT_MS": str(STATEMENT_TIMEOUT_MS),
             "STEWARD_REQUEST_TIMEOUT_MS": str(2 * STATEMENT_TIMEOUT_MS),
             "STEWARD_LOG_LEVEL": "WARNING",
+            "STEWARD_RATE_LIMIT": "off",  # a throughput run from one token, not a test of the limit
         }
         self.log = open(ROOT / "bench" / ".data" / "steward-serve.log", "w")
         command = [str(ROOT / ".venv" / "bin" / "steward"), "serve", "--port", str(self.port)]

@@ -4,10 +4,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Generic, TypeVar
 
 import strawberry
+
+from service.text import text_problem
 
 from .errors import bad_input, not_found
 
@@ -81,14 +85,26 @@ def encode_cursor(sort_value: Any, pk: int) -> str:
     return base64.b64encode(json.dumps([sort_value, pk], default=str).encode()).decode()
 
 
+# A cursor we issue is base64 of `[sort value, id]`; the longest (a 200-character name of
+# astral characters, escaped) is under 3,300 characters. Longer ones are refused unread.
+MAX_CURSOR = 4096
+
+
 def decode_cursor(cursor: str, field: str) -> tuple[Any, int]:
+    """`[sort value, id]` from a cursor: a scalar value and an id that fits bigint, or BAD_USER_INPUT."""
+    invalid = bad_input(f"`{field}` is not a valid cursor", field)
+    if len(cursor) > MAX_CURSOR:
+        raise invalid
     try:
-        value, pk = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if not isinstance(pk, int):
-            raise ValueError
-        return value, pk
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise bad_input(f"{cursor!r} is not a valid cursor", field) from None
+        decoded = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError, binascii.Error, UnicodeError, RecursionError):  # "[[[[…" past the stack
+        raise invalid from None
+    if not (isinstance(decoded, list) and len(decoded) == 2):
+        raise invalid
+    value, pk = decoded
+    if not _is_int(pk) or not 0 < pk < 2**63 or not isinstance(value, (str, int, float, bool, type(None))):
+        raise invalid
+    return value, pk
 
 
 def page_request(first: int | None, after: str | None, last: int | None, before: str | None,
@@ -108,6 +124,44 @@ def page_request(first: int | None, after: str | None, last: int | None, before:
     )
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int_cursor(bits: int) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        return str(value) if _is_int(value) and -(2 ** (bits - 1)) <= value < 2 ** (bits - 1) else None
+    return check
+
+
+def _text_cursor(value: Any) -> str | None:
+    return value if isinstance(value, str) and text_problem(value) is None else None
+
+
+# What encode_cursor writes for a timestamptz (datetime.isoformat); fromisoformat alone is lenient
+# (Python 3.11 skips a NUL before the offset).
+ISO_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d(:\d\d)?)")
+
+
+def _timestamptz_cursor(value: Any) -> str | None:
+    """ISO 8601 with an offset, as encode_cursor writes it, normalized to UTC (year 1 to 9999)."""
+    if not isinstance(value, str) or not ISO_INSTANT.fullmatch(value):
+        return None
+    try:
+        return datetime.fromisoformat(value).astimezone(timezone.utc).isoformat()
+    except (ValueError, OverflowError):  # not ISO 8601, or its offset moves it out of range
+        return None
+
+
+# For each SQL type a sort may use: the cursor value as text that casts to it, or None if it does not.
+CURSOR_TYPES: dict[str, Callable[[Any], str | None]] = {
+    "text": _text_cursor,
+    "timestamptz": _timestamptz_cursor,
+    "integer": _int_cursor(32),
+    "bigint": _int_cursor(64),
+}
+
+
 @dataclass(frozen=True)
 class Sort:
     """A sort key: an SQL expression over the wrapped query's columns and its SQL type."""
@@ -115,6 +169,17 @@ class Sort:
     column: str
     sql_type: str
     descending: bool = False
+
+    def __post_init__(self) -> None:
+        if self.sql_type not in CURSOR_TYPES:  # a new sort type needs its cursor check first
+            raise ValueError(f"no cursor check for SQL type {self.sql_type!r}")
+
+    def bind(self, value: Any, field: str) -> str:
+        """The cursor's sort value as text that casts to `sql_type`; BAD_USER_INPUT if it is not one."""
+        text = CURSOR_TYPES[self.sql_type](value)
+        if text is None:
+            raise bad_input(f"`{field}` is not a cursor of this list in its current order", field)
+        return text
 
 
 def keyset_sql(base: str, args: list[Any], sort: Sort, page: PageRequest) -> tuple[str, list[Any]]:
@@ -126,8 +191,8 @@ def keyset_sql(base: str, args: list[Any], sort: Sort, page: PageRequest) -> tup
             continue
         # after → beyond the cursor in sort order; before → ahead of it
         op = ">" if is_after != sort.descending else "<"
-        # the sort value travels as text and is cast in SQL, whatever its type
-        args += [None if cursor[0] is None else str(cursor[0]), cursor[1]]
+        # the sort value travels as text and is cast in SQL, whatever its type: checked here, before any SQL
+        args += [sort.bind(cursor[0], "after" if is_after else "before"), cursor[1]]
         conditions.append(
             f"(q.{sort.column}, q.id) {op} (${len(args) - 1}::text::{sort.sql_type}, ${len(args)}::bigint)"
         )

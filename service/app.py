@@ -11,7 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from . import db, evaluator, tracing
+from . import db, evaluator, rate_limit, tracing
 from .config import Settings
 from .documents import PersistedDocuments
 from .health import healthz, readyz
@@ -80,6 +80,10 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     app.state.documents = PersistedDocuments(trusted_only=settings.trusted_documents == "only")
     app.state.metrics = metrics
     app.state.token_usage = TokenUsage()
+    app.state.database_url = database_url  # /readyz opens its own connection when the pool is saturated
+    app.state.rate_limiter = rate_limit.limiter_for(settings.rate_limit)
+    # at most this many ingest transactions hold pooled connections at once: GraphQL keeps the rest
+    app.state.ingest_transactions = asyncio.Semaphore(settings.ingest_slots)
     return app
 
 

@@ -5,6 +5,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import limits
+
 from .webhook_settings import WebhookSettings
 
 
@@ -36,6 +38,23 @@ def _bool(env: dict[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+def _rate_limit(raw: str) -> str | None:
+    """A `limits` rate string such as "1200/minute" or "20 per second"; "off" disables the limit."""
+    raw = raw.strip()
+    if raw.lower() in ("off", "none", "0", "false"):
+        return None
+    try:
+        items = limits.parse_many(raw)
+    except ValueError:
+        items = []
+    if len(items) != 1:
+        raise ConfigError(f"STEWARD_RATE_LIMIT must be one rate such as 1200/minute or 20/second, or off;"
+                          f" got {raw!r}")
+    if items[0].amount < 1:
+        raise ConfigError(f"STEWARD_RATE_LIMIT must allow at least one request; got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
@@ -55,6 +74,13 @@ class Settings:
     ingest_timeout_ms: int = 600_000
     ingest_max_errors: int = 100
     ingest_concurrency: int = 2
+    # None: pool_max - 2 (at least 1), so GraphQL always keeps connections while ingests run
+    ingest_transactions: int | None = None
+    # a request body must arrive at this average rate once the grace period is over (408 otherwise)
+    body_min_bytes_per_s: int = 1024
+    body_grace_s: float = 10.0
+    # per bearer token and process, moving window ("1200/minute"); None disables it
+    rate_limit: str | None = "1200/minute"
     # Relay's edges/node levels are not counted (see service/limits.py), so GraphQL-armor's 6 fits.
     max_depth: int = 6
     max_aliases: int = 15
@@ -91,6 +117,10 @@ class Settings:
         trusted_documents = (env.get("STEWARD_TRUSTED_DOCUMENTS") or "off").lower()
         if trusted_documents not in ("off", "only"):
             raise ConfigError(f"STEWARD_TRUSTED_DOCUMENTS must be off or only, got {trusted_documents!r}")
+        ingest_transactions = _int(env, "STEWARD_INGEST_TRANSACTIONS", 0, 0, 100) or None
+        if ingest_transactions is not None and ingest_transactions > pool_max:
+            raise ConfigError("STEWARD_INGEST_TRANSACTIONS must not exceed STEWARD_POOL_MAX")
+        rate_limit = _rate_limit(env.get("STEWARD_RATE_LIMIT") or "1200/minute")
         origins = tuple(o.strip() for o in env.get("STEWARD_CORS_ORIGINS", "").split(",") if o.strip())
         if "*" in origins:
             raise ConfigError("STEWARD_CORS_ORIGINS must list origins; '*' would expose tokens to any site")
@@ -113,6 +143,11 @@ class Settings:
             ingest_timeout_ms=_int(env, "STEWARD_INGEST_TIMEOUT_MS", 600_000, 1000, 86_400_000),
             ingest_max_errors=_int(env, "STEWARD_INGEST_MAX_ERRORS", 100, 0, 100_000),
             ingest_concurrency=_int(env, "STEWARD_INGEST_CONCURRENCY", 2, 1, 100),
+            ingest_transactions=ingest_transactions,
+            # 0 turns the minimum rate off
+            body_min_bytes_per_s=_int(env, "STEWARD_BODY_MIN_BYTES_PER_S", 1024, 0, 1 << 30),
+            body_grace_s=_int(env, "STEWARD_BODY_GRACE_MS", 10_000, 100, 3_600_000) / 1000,
+            rate_limit=rate_limit,
             max_depth=_int(env, "STEWARD_MAX_DEPTH", 6, 2, 50),
             max_aliases=_int(env, "STEWARD_MAX_ALIASES", 15, 0, 1000),
             max_directives=_int(env, "STEWARD_MAX_DIRECTIVES", 50, 0, 1000),
@@ -127,6 +162,11 @@ class Settings:
             webhooks=WebhookSettings.from_env(env),
             health_evaluator_interval_s=_int(env, "STEWARD_HEALTH_EVALUATOR_INTERVAL_S", 60, 0, 86_400),
         )
+
+    @property
+    def ingest_slots(self) -> int:
+        """Ingest transactions allowed at once in this process."""
+        return self.ingest_transactions or max(1, self.pool_max - 2)
 
     @property
     def pgdata(self) -> Path:

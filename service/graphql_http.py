@@ -15,9 +15,11 @@ from starlette.responses import HTMLResponse, Response
 
 from . import db, limits, observability, scopes
 from .auth import Principal, authenticate, bearer
+from .body import BodyTooSlow, timed_chunks
 from .context import Context, Db
 from .documents import DocumentError
 from .health import database_down
+from .text import text_problem
 
 log = logging.getLogger("steward.graphql")
 
@@ -43,7 +45,7 @@ class RequestError(Exception):
         self.status, self.code, self.headers, self.extensions = status, code, headers, extensions
 
 
-async def read_params(request: Request, max_body: int) -> dict[str, Any]:
+async def read_params(request: Request, max_body: int, min_rate: int = 0, grace: float = 10.0) -> dict[str, Any]:
     if request.method in ("GET", "HEAD"):
         if len(request.url.query) > max_body:
             raise RequestError(413, f"the query string exceeds {max_body} bytes", "PAYLOAD_TOO_LARGE")
@@ -59,13 +61,19 @@ async def read_params(request: Request, max_body: int) -> dict[str, Any]:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_body:
         raise RequestError(413, f"request body exceeds {max_body} bytes", "PAYLOAD_TOO_LARGE")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_body:
-            raise RequestError(413, f"request body exceeds {max_body} bytes", "PAYLOAD_TOO_LARGE")
+    data = b""
+    request.state.reading_body = True  # the request deadline passing now is the client's slowness: 408
     try:
-        params = json.loads(body)
+        async for chunk in timed_chunks(request, min_rate, grace):
+            data += chunk
+            if len(data) > max_body:
+                raise RequestError(413, f"request body exceeds {max_body} bytes", "PAYLOAD_TOO_LARGE")
+    except BodyTooSlow as exc:
+        raise body_timeout(str(exc)) from None
+    finally:
+        request.state.reading_body = False
+    try:
+        params = json.loads(data)
     except (ValueError, UnicodeDecodeError):
         raise RequestError(400, "the request body is not valid JSON") from None
     except RecursionError:  # "[[[[…" nested past the interpreter's limit
@@ -92,6 +100,8 @@ def validate_params(params: dict[str, Any]) -> tuple[str, dict | None, str | Non
         raise RequestError(400, "`variables` must be a JSON object")
     if operation is not None and not isinstance(operation, str):
         raise RequestError(400, "`operationName` must be a string")
+    if operation is not None and (problem := text_problem(operation)):
+        raise RequestError(400, f"`operationName` {problem}")
     if params.get("extensions") is not None and not isinstance(params["extensions"], dict):
         raise RequestError(400, "`extensions` must be a JSON object")
     return query, variables, operation
@@ -187,6 +197,8 @@ async def run_within_deadline(request: Request, media_type: str, request_id: str
         async with deadline:
             return await handle(request, media_type, request_id)
     except TimeoutError:
+        if deadline.expired() and getattr(request.state, "reading_body", False):
+            raise body_timeout(f"the request body did not arrive within {settings.request_timeout_s:g}s") from None
         if deadline.expired():
             raise RequestError(504, f"the request took longer than {settings.request_timeout_s:g}s and was "
                                "cancelled", "TIMEOUT") from None
@@ -199,6 +211,11 @@ async def run_within_deadline(request: Request, media_type: str, request_id: str
         raise unavailable() from None
 
 
+def body_timeout(message: str) -> RequestError:
+    # the unread rest of the body makes the connection unusable for another request
+    return RequestError(408, message, "REQUEST_TIMEOUT", {"connection": "close"})
+
+
 def unavailable() -> RequestError:
     return RequestError(503, "the database is unavailable; retry shortly", "SERVICE_UNAVAILABLE",
                         {"retry-after": "1"})
@@ -209,7 +226,8 @@ async def handle(request: Request, media_type: str, request_id: str) -> Response
     schema = request.app.state.schema
 
     settings = request.app.state.settings
-    params = await read_params(request, settings.max_body_bytes)
+    params = await read_params(request, settings.max_body_bytes, settings.body_min_bytes_per_s,
+                               settings.body_grace_s)
     try:
         params = await request.app.state.documents.resolve(params, request.app.state.pool,
                                                            settings.db_connect_timeout_s)
@@ -228,6 +246,7 @@ async def handle(request: Request, media_type: str, request_id: str) -> Response
     if token is None:
         raise RequestError(401, "send `Authorization: Bearer <token>`", "UNAUTHENTICATED",
                            {"www-authenticate": "Bearer"})
+    rate = await rate_limited(request, token)
     # Limits and validation before a connection is taken: a refused document runs no SQL.
     limits.check_document(document, variables, settings, schema._schema)
     if operation is None:
@@ -235,7 +254,21 @@ async def handle(request: Request, media_type: str, request_id: str) -> Response
                    else "the document has several operations: say which one in `operationName`")
         raise limits.rejected("OPERATION_RESOLUTION_FAILURE", message)
     limits.check_variables(operation, variables, schema._schema)
-    return await execute(request, query, variables, operation_name, op, token, request_id, media_type)
+    response = await execute(request, query, variables, operation_name, op, token, request_id, media_type)
+    response.headers.update(rate)
+    return response
+
+
+async def rate_limited(request: Request, token: str) -> dict[str, str]:
+    """Count the request against its token's limit (no SQL); its RateLimit-* headers, or a 429."""
+    limiter = request.app.state.rate_limiter
+    if limiter is None:
+        return {}
+    verdict = await limiter.hit(token)
+    if not verdict.allowed:
+        raise RequestError(429, f"too many requests for this token (limit {verdict.limit} per window); "
+                           f"retry in {verdict.reset_s}s", "RATE_LIMITED", verdict.headers)
+    return verdict.headers
 
 
 async def execute(request: Request, query: str, variables: dict | None, operation_name: str | None,

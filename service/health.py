@@ -8,6 +8,7 @@ import asyncpg
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from . import db
 from .migrate import MigrationError, pending
 
 log = logging.getLogger("steward.health")
@@ -43,12 +44,26 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
-    """Ready when a pooled connection answers within the connect timeout and no migration is pending."""
+    """Ready when the database answers within the connect timeout and no migration is pending.
+
+    A pool whose every connection is in use says nothing about the database: then the check
+    runs on a short connection of its own instead of queueing behind requests (a busy
+    instance pulled from the load balancer only moves its load onto the others).
+    """
     settings = request.app.state.settings
+    pool = request.app.state.pool
+    saturated = pool.get_idle_size() == 0 and pool.get_size() >= pool.get_max_size()
     try:
         async with asyncio.timeout(settings.db_connect_timeout_s):
-            async with request.app.state.pool.acquire() as conn:
-                todo, views_stale = await pending(conn)
+            if saturated:
+                conn = await db.connect(request.app.state.database_url)
+                try:
+                    todo, views_stale = await pending(conn)
+                finally:
+                    await conn.close(timeout=settings.db_connect_timeout_s)
+            else:
+                async with pool.acquire() as conn:
+                    todo, views_stale = await pending(conn)
     except MigrationError as exc:
         return JSONResponse({"status": "unavailable", "database": "reachable", "migrations": str(exc)},
                             status_code=503)
@@ -60,4 +75,4 @@ async def readyz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "unavailable", "database": "reachable",
                              "migrations": [f"{m.version}_{m.name}" for m in todo], "viewsStale": views_stale},
                             status_code=503)
-    return JSONResponse({"status": "ready", "database": "reachable"})
+    return JSONResponse({"status": "ready", "database": "reachable", "pool": "saturated" if saturated else "ok"})

@@ -145,7 +145,27 @@ class BodyTooLarge(IngestError):
 
 
 class Reject(Exception):
-    """One row is invalid: the reason is reported with its line number."""
+    """One field of a row is invalid: reported with the row's line number, the field and a code."""
+
+    def __init__(self, reason: str, field: str | None = None, code: str = "INVALID"):
+        super().__init__(reason)
+        self.field, self.code = field, code
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why one line was rejected: a `code` for programs, a `reason` for people, and every field at fault."""
+
+    line: int
+    code: str
+    reason: str
+    fields: tuple[Reject, ...] = ()
+
+    def as_json(self) -> dict:
+        body = {"line": self.line, "code": self.code, "reason": self.reason}
+        if self.fields:
+            body["fields"] = [{"field": f.field, "code": f.code, "reason": str(f)} for f in self.fields]
+        return body
 
 
 @dataclass
@@ -155,14 +175,14 @@ class Result:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
-    errors: list[tuple[int, str]] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
     written: bool = True
 
     def as_json(self) -> dict:
         return {
             "accepted": self.accepted, "inserted": self.inserted, "updated": self.updated,
             "unchanged": self.unchanged, "rejected": self.rejected,
-            "errors": [{"line": line, "reason": reason} for line, reason in self.errors],
+            "errors": [problem.as_json() for problem in self.errors],
         }
 
 
@@ -173,16 +193,17 @@ def topic_name(key: str) -> str:
 
 def _timestamp(value, name: str) -> datetime:
     if type(value) is not str:
-        raise Reject(f"{name} must be an ISO 8601 timestamp string")
+        raise Reject(f"{name} must be an ISO 8601 timestamp string", name)
     try:
         ts = _fromiso(value)
     except ValueError:
-        raise Reject(f"{name} is not an ISO 8601 timestamp: {value[:40]!r}") from None
+        raise Reject(f"{name} is not an ISO 8601 timestamp: {value[:40]!r}", name) from None
     if ts.tzinfo is None:
-        raise Reject(f"{name} has no UTC offset; naive timestamps are ambiguous (add Z or +hh:mm)")
+        raise Reject(f"{name} has no UTC offset; naive timestamps are ambiguous (add Z or +hh:mm)", name)
     # compared as instants (no UTC conversion, which overflows for year 1 or 9999 with an offset)
     if not EARLIEST <= ts < END:
-        raise Reject(f"{name} is out of range: {value[:40]!r}; instants must be {INSTANT_RANGE}")
+        raise Reject(f"{name} is out of range: {value[:40]!r}; instants must be {INSTANT_RANGE}", name,
+                     "OUT_OF_RANGE")
     return ts
 
 
@@ -204,75 +225,115 @@ class RowValidator:
         if dkey:
             dep = self.by_key.get(dkey) if type(dkey) is str else None
             if dep is None:
-                raise Reject(f"unknown deployment {str(dkey)[:80]!r}")
+                raise Reject(f"unknown deployment {str(dkey)[:80]!r}", "deploymentKey", "UNKNOWN")
             if did is not None and did != "" and self._deployment_id(did) != dep:
-                raise Reject("deploymentKey and deploymentId name different deployments")
+                raise Reject("deploymentKey and deploymentId name different deployments", "deploymentId",
+                             "INCONSISTENT")
         elif did is not None and did != "":
             dep = self._deployment_id(did)
         else:
-            raise Reject("missing deploymentKey or deploymentId")
+            raise Reject("missing deploymentKey or deploymentId", "deploymentKey", "MISSING")
         if topic not in self.topics:
             self._topic(topic)
         if channel not in CHANNELS:
-            raise Reject(f"channel must be one of {', '.join(sorted(CHANNELS))}; got {str(channel)[:40]!r}")
+            raise Reject(f"channel must be one of {', '.join(sorted(CHANNELS))}; got {str(channel)[:40]!r}",
+                         "channel", "MISSING" if channel in (None, "") else "INVALID")
         st = _timestamp(started, "startedAt") if started else _missing("startedAt")
         ae = _BOOLS.get(engaged) if type(engaged) in (bool, str) else None
         if ae is None:
-            raise Reject("aiEngaged must be true or false" if engaged not in (None, "") else "missing aiEngaged")
+            if engaged in (None, ""):
+                raise Reject("missing aiEngaged", "aiEngaged", "MISSING")
+            raise Reject("aiEngaged must be true or false", "aiEngaged")
         if outcome not in OUTCOMES:
             if not outcome:
-                raise Reject("missing outcome")
-            raise Reject(f"outcome must be one of {', '.join(sorted(OUTCOMES))}; got {str(outcome)[:40]!r}")
+                raise Reject("missing outcome", "outcome", "MISSING")
+            raise Reject(f"outcome must be one of {', '.join(sorted(OUTCOMES))}; got {str(outcome)[:40]!r}",
+                         "outcome")
         if resolved is None or resolved == "":
             ra = None
         else:
             ra = _timestamp(resolved, "resolvedAt")
             if ra < st:
-                raise Reject("resolvedAt is before startedAt")
+                raise Reject("resolvedAt is before startedAt", "resolvedAt", "INCONSISTENT")
         if reopened is None or reopened == "":
             rp = None
         else:
             rp = _timestamp(reopened, "reopenedAt")
             if ra is not None:
                 if rp < ra:
-                    raise Reject("reopenedAt is before resolvedAt")
+                    raise Reject("reopenedAt is before resolvedAt", "reopenedAt", "INCONSISTENT")
             elif rp < st:
-                raise Reject("reopenedAt is before startedAt")
+                raise Reject("reopenedAt is before startedAt", "reopenedAt", "INCONSISTENT")
         if topic not in self.topics:
             # only a valid row may create a topic
             self.topics.add(topic)
             self.new_topics.add(topic)
         return (line, ext, dep, topic, channel, st, ae, outcome, ra, rp)
 
+    def problems(self, line: int, values: tuple) -> tuple[Reject, ...]:
+        """Every field at fault in a rejected row, not only the first: `row` runs again with each field
+        found at fault replaced by a valid stand-in, until it passes; nothing of the row is kept."""
+        values = list(values)
+        topics, new_topics = set(self.topics), set(self.new_topics)
+        found: list[Reject] = []
+        for _ in range(len(values)):
+            try:
+                self.row(line, *values)
+                break
+            except Reject as exc:
+                if exc.field is None or any(f.field == exc.field for f in found):
+                    found.append(exc)
+                    break
+                found.append(exc)
+                self._stand_in(values, exc.field)
+        self.topics, self.new_topics = topics, new_topics
+        return tuple(found)
+
+    def _stand_in(self, values: list, name: str) -> None:
+        some_key = next(iter(self.by_key), None)
+        if name == "deploymentKey":
+            values[1:3] = [some_key, None]
+        elif name == "deploymentId":
+            values[2] = None
+            if not values[1]:
+                values[1] = some_key
+        else:
+            values[COLUMNS.index(name)] = STAND_INS[name]
+
     @staticmethod
     def _external_id(ext) -> str:
         if ext is None or ext == "":
-            raise Reject("missing externalId")
+            raise Reject("missing externalId", "externalId", "MISSING")
         if type(ext) is int:
             ext = str(ext)
         if type(ext) is not str:
-            raise Reject("externalId must be a string")
+            raise Reject("externalId must be a string", "externalId")
         if len(ext) > MAX_EXTERNAL_ID:
-            raise Reject(f"externalId is longer than {MAX_EXTERNAL_ID} characters")
+            raise Reject(f"externalId is longer than {MAX_EXTERNAL_ID} characters", "externalId")
         if not ext.isprintable():
-            raise Reject("externalId contains control or non-printable characters")
+            raise Reject("externalId contains control or non-printable characters", "externalId")
         return ext
 
     def _deployment_id(self, did) -> int:
         dep = self.by_id.get(did) if type(did) in (int, str) else None
         if dep is None:
-            raise Reject(f"unknown deployment id {str(did)[:40]!r}")
+            raise Reject(f"unknown deployment id {str(did)[:40]!r}", "deploymentId", "UNKNOWN")
         return dep
 
     def _topic(self, topic) -> None:
         if topic is None or topic == "":
-            raise Reject("missing topic")
+            raise Reject("missing topic", "topic", "MISSING")
         if type(topic) is not str or not _topic_key(topic):
-            raise Reject(f"topic must be a key matching [a-z0-9][a-z0-9_-]{{0,62}}; got {str(topic)[:70]!r}")
+            raise Reject(f"topic must be a key matching [a-z0-9][a-z0-9_-]{{0,62}}; got {str(topic)[:70]!r}", "topic")
+
+
+# Valid values that replace a faulty field while `RowValidator.problems` looks for the next one.
+STAND_INS = {"externalId": "x", "topic": "x", "channel": "CHAT", "startedAt": "1970-01-01T00:00:00+00:00",
+             "aiEngaged": True, "outcome": "OPEN", "resolvedAt": None, "reopenedAt": None}
 
 
 def _missing(name: str):
-    raise Reject(f"missing {name}")
+    raise Reject(f"missing {name}", name, "MISSING")
 
 
 class Parser:
@@ -281,17 +342,24 @@ class Parser:
     def __init__(self, validator: RowValidator, max_errors: int):
         self.validator = validator
         self.max_errors = max_errors
-        self.errors: list[tuple[int, str]] = []
+        self.errors: list[Problem] = []
         self.rejected = 0
         self.accepted = 0
         self.line = 0  # physical lines consumed so far
         self._pending = b""
         self._skipping = False  # inside an over-long line
 
-    def reject(self, line: int, reason: str) -> None:
+    def reject(self, line: int, code: str, reason: str) -> None:
         self.rejected += 1
         if len(self.errors) < self.max_errors:
-            self.errors.append((line, reason))
+            self.errors.append(Problem(line, code, reason))
+
+    def reject_row(self, line: int, values: tuple) -> None:
+        """A row whose fields did not validate: report every field at fault (while errors are listed)."""
+        self.rejected += 1
+        if len(self.errors) < self.max_errors:
+            fields = self.validator.problems(line, values)
+            self.errors.append(Problem(line, "INVALID_FIELDS", "; ".join(str(f) for f in fields), fields))
 
     def feed(self, chunk: bytes) -> list[tuple]:
         data = self._pending + chunk if self._pending else chunk
@@ -321,7 +389,7 @@ class Parser:
         if self._skipping:
             self._pending = b""
         elif len(data) > MAX_LINE_BYTES:
-            self.reject(self.line + 1, f"line longer than {MAX_LINE_BYTES} bytes")
+            self.reject(self.line + 1, "LINE_TOO_LONG", f"line longer than {MAX_LINE_BYTES} bytes")
             self._skipping, self._pending = True, b""
         else:
             self._pending = data
@@ -336,7 +404,7 @@ class Parser:
                 try:
                     raw.decode("utf-8")
                 except UnicodeDecodeError:
-                    self.reject(self.line + i + 1, "line is not valid UTF-8")
+                    self.reject(self.line + i + 1, "NOT_UTF8", "line is not valid UTF-8")
                     lines[i] = b""
             return b"\n".join(lines).decode("utf-8")
 
@@ -369,16 +437,19 @@ class NdjsonParser(Parser):
                 except (StopIteration, ValueError):
                     obj = json.loads(text)  # leading blanks, or raises the precise error
                 get = obj.get
-                append(row(n, get("externalId"), get("deploymentKey"), get("deploymentId"), get("topic"),
-                           get("channel"), get("startedAt"), get("aiEngaged"), get("outcome"),
-                           get("resolvedAt"), get("reopenedAt")))
-            except Reject as exc:
-                self.reject(n, str(exc))
+                values = (get("externalId"), get("deploymentKey"), get("deploymentId"), get("topic"),
+                          get("channel"), get("startedAt"), get("aiEngaged"), get("outcome"),
+                          get("resolvedAt"), get("reopenedAt"))
+                append(row(n, *values))
+            except Reject:
+                self.reject_row(n, values)
             except json.JSONDecodeError as exc:
-                self.reject(n, f"invalid JSON: {exc}")
+                self.reject(n, "INVALID_JSON", f"invalid JSON: {exc}")
             except Exception:
-                self.reject(n, "expected a JSON object with the conversation's fields"
-                            if not isinstance(obj, dict) else "a field has a value of the wrong type")
+                if isinstance(obj, dict):
+                    self.reject(n, "WRONG_TYPE", "a field has a value of the wrong type")
+                else:
+                    self.reject(n, "NOT_AN_OBJECT", "expected a JSON object with the conversation's fields")
         self.line = n
         self.accepted += len(out)
         return out
@@ -443,7 +514,7 @@ class CsvParser(Parser):
             except StopIteration:
                 break
             except csv.Error as exc:
-                self.reject(base + start + 1, f"malformed CSV: {exc}")
+                self.reject(base + start + 1, "MALFORMED_CSV", f"malformed CSV: {exc}")
                 start = reader.line_num
                 continue
             n = base + start + 1
@@ -454,15 +525,16 @@ class CsvParser(Parser):
                 self._header(fields)
                 continue
             if len(fields) != self._width:
-                self.reject(n, f"expected {self._width} fields as in the header, got {len(fields)}")
+                self.reject(n, "WRONG_FIELD_COUNT", f"expected {self._width} fields as in the header, got {len(fields)}")
                 continue
             fields.append("")
+            values = self._getter(fields)
             try:
-                append(row(n, *self._getter(fields)))
-            except Reject as exc:
-                self.reject(n, str(exc))
+                append(row(n, *values))
+            except Reject:
+                self.reject_row(n, values)
             except Exception:
-                self.reject(n, "invalid row")
+                self.reject(n, "INVALID_ROW", "invalid row")
         self.line = base + reader.line_num
         self.accepted += len(out)
         return out
@@ -513,14 +585,14 @@ async def ingest(
                 raise BodyTooLarge(max_bytes)
             batch = parser.feed(chunk)
             if progress is not None:
-                progress(size, parser.line)
+                progress(size, parser.accepted + parser.rejected)  # data rows: no CSV header, no blank line
             if atomic and parser.rejected:
                 continue  # keep validating to report errors; nothing will be written
             for rec in batch:
                 yield rec
         batch = parser.finish()
         if progress is not None:
-            progress(size, parser.line)
+            progress(size, parser.accepted + parser.rejected)  # data rows: no CSV header, no blank line
         if not (atomic and parser.rejected):
             for rec in batch:
                 yield rec
@@ -542,7 +614,7 @@ async def ingest(
                 total, first = superseded
                 parser.accepted -= total
                 parser.rejected += total
-                parser.errors = sorted(parser.errors + first)[:max_errors]
+                parser.errors = sorted(parser.errors + first, key=lambda problem: problem.line)[:max_errors]
                 if atomic:
                     raise _Rollback
             if result.inserted or result.updated:
@@ -559,7 +631,7 @@ async def ingest(
 
 
 async def _merge(conn: asyncpg.Connection, org_id: int, result: Result, max_errors: int,
-                 timeout: float | None) -> tuple[int, list[tuple[int, str]]] | None:
+                 timeout: float | None) -> tuple[int, list[Problem]] | None:
     """Merge staging into steward.conversations; return (count, first) of superseded duplicates."""
     superseded = None
     for attempt in range(4):
@@ -574,8 +646,8 @@ async def _merge(conn: asyncpg.Connection, org_id: int, result: Result, max_erro
                 raise
             dropped = await conn.fetch(DROP_SUPERSEDED, max_errors, timeout=timeout)
             superseded = (dropped[0]["total"] if dropped else 0,
-                          [(r["line"], f"duplicate externalId: superseded by line {r['superseded_by']}")
-                           for r in dropped])
+                          [Problem(r["line"], "DUPLICATE_EXTERNAL_ID",
+                                   f"duplicate externalId: superseded by line {r['superseded_by']}") for r in dropped])
         except asyncpg.DeadlockDetectedError:
             # a concurrent ingest touched the same conversations in another order; staging is intact
             if attempt == 3:

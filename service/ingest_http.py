@@ -1,15 +1,17 @@
-"""POST /ingest/conversations: authenticate, stream the body into service.ingest, answer JSON."""
+"""POST /ingest/conversations: authenticate, spool the body, stream it into service.ingest, answer JSON."""
 from __future__ import annotations
 
+import asyncio
 import logging
-from contextlib import contextmanager
-from typing import Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import AsyncIterator, Iterator
 
 import asyncpg
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
-from . import auth, db
+from . import auth, db, rate_limit
+from .body import BodyTooBig, BodyTooSlow, chunks_of, spool
 from .health import database_down
 from .ingest import BodyTooLarge, IngestError, ingest
 from .observability import record, record_ingest
@@ -55,10 +57,38 @@ def _slot(request: Request, token_id: int) -> Iterator[bool]:
             del busy[token_id]
 
 
-async def ingest_conversations(request: Request) -> JSONResponse:
-    """Ingest an NDJSON or CSV body of conversation outcomes for the token's organization."""
+async def _authenticate(request: Request, token: str) -> auth.Principal | None:
+    """A short transaction of its own: no connection is held while the body arrives."""
     settings = request.app.state.settings
-    pool: asyncpg.Pool = request.app.state.pool
+    async with request.app.state.pool.acquire(timeout=settings.db_connect_timeout_s) as conn:
+        async with conn.transaction():
+            await db.scope_transaction(conn, None, settings.statement_timeout_ms)
+            return await auth.authenticate(conn, token)
+
+
+@asynccontextmanager
+async def _transaction_slot(request: Request) -> AsyncIterator[bool]:
+    """One of the process's ingest transactions (a share of the pool); False when none frees up in time."""
+    slots: asyncio.Semaphore = request.app.state.ingest_transactions
+    try:
+        async with asyncio.timeout(request.app.state.settings.request_timeout_s):
+            await slots.acquire()
+    except TimeoutError:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        slots.release()
+
+
+async def ingest_conversations(request: Request) -> JSONResponse:
+    """Ingest an NDJSON or CSV body of conversation outcomes for the token's organization.
+
+    Order matters: authenticate on a short connection, spool the whole body (bounded in
+    size and rate) with no connection held, then take one connection for the ingest.
+    """
+    settings = request.app.state.settings
     token = auth.bearer(request.headers.get("authorization"))
     if token is None:
         return _error(401, "missing bearer token", **{"WWW-Authenticate": "Bearer"})
@@ -69,34 +99,52 @@ async def ingest_conversations(request: Request) -> JSONResponse:
     fmt = _content_format(request.headers.get("content-type"))
     declared = request.headers.get("content-length")
     timeout_ms = settings.ingest_timeout_ms
+    limiter = request.app.state.rate_limiter
+    if limiter is not None:
+        verdict = await limiter.hit(token)
+        if not verdict.allowed:
+            return _error(429, "too many requests for this token; retry after the time in Retry-After",
+                          **verdict.headers)
 
     try:
-        async with pool.acquire() as conn:
-            async with conn.transaction():
-                await db.scope_transaction(conn, None, timeout_ms)
-                principal = await auth.authenticate(conn, token)
-            if principal is None:
-                return _error(401, "invalid or revoked token", **{"WWW-Authenticate": "Bearer"})
-            record().token_id = principal.token_id  # for the request log line
-            request.app.state.token_usage.seen(principal)
-            if not principal.can(SCOPE):
-                return _error(403, f"this token lacks the {SCOPE} scope")
-            if fmt is None:
-                return _error(415, "Content-Type must be application/x-ndjson or text/csv (UTF-8)")
-            if declared and declared.isdigit() and int(declared) > settings.max_ingest_bytes:
-                return _error(413, BodyTooLarge(settings.max_ingest_bytes).args[0])
-            with _slot(request, principal.token_id) as free:
-                if not free:
-                    return _error(429, f"at most {settings.ingest_concurrency} concurrent ingest requests per token;"
-                                  " retry when one has finished", **{"Retry-After": "5"})
-                async with conn.transaction():
-                    await db.scope_transaction(conn, principal.org_id, timeout_ms)
-                    result = await ingest(
-                        conn, principal.org_id, request.stream(), fmt,
-                        atomic=atomic_arg in TRUE, max_errors=settings.ingest_max_errors,
-                        max_bytes=settings.max_ingest_bytes, timeout=timeout_ms / 1000,
-                        request_id=record().request_id,
-                    )
+        principal = await _authenticate(request, token)
+        if principal is None:
+            return _error(401, "invalid or revoked token", **{"WWW-Authenticate": "Bearer"})
+        record().token_id = principal.token_id  # for the request log line
+        request.app.state.token_usage.seen(principal)
+        if not principal.can(SCOPE):
+            return _error(403, f"this token lacks the {SCOPE} scope")
+        if fmt is None:
+            return _error(415, "Content-Type must be application/x-ndjson or text/csv (UTF-8)")
+        if declared and declared.isdigit() and int(declared) > settings.max_ingest_bytes:
+            return _error(413, BodyTooLarge(settings.max_ingest_bytes).args[0])
+        with _slot(request, principal.token_id) as free:
+            if not free:
+                return _error(429, f"at most {settings.ingest_concurrency} concurrent ingest requests per token;"
+                              " retry when one has finished",
+                              **rate_limit.concurrency_headers(settings.ingest_concurrency, 5))
+            with await spool(request, settings.max_ingest_bytes, settings.body_min_bytes_per_s,
+                             settings.body_grace_s) as spooled:
+                async with _transaction_slot(request) as slot:
+                    if not slot:
+                        return _error(503, "every ingest slot of this instance is busy; nothing was written, retry",
+                                      **{"Retry-After": "5"})
+                    # queued behind GraphQL at worst: wait longer than a query would
+                    async with request.app.state.pool.acquire(timeout=settings.request_timeout_s) as conn:
+                        async with conn.transaction():
+                            await db.scope_transaction(conn, principal.org_id, timeout_ms)
+                            result = await ingest(
+                                conn, principal.org_id, chunks_of(spooled), fmt,
+                                atomic=atomic_arg in TRUE, max_errors=settings.ingest_max_errors,
+                                max_bytes=settings.max_ingest_bytes, timeout=timeout_ms / 1000,
+                                request_id=record().request_id,
+                            )
+    # Both leave the rest of the body unread: the connection cannot serve another request.
+    except BodyTooBig as exc:
+        return _error(413, BodyTooLarge(exc.limit).args[0], Connection="close")
+    except BodyTooSlow as exc:
+        log.info("ingest refused: %s", exc)
+        return _error(408, f"{exc}; nothing was written", Connection="close")
     except IngestError as exc:
         return _error(exc.status, str(exc))
     except ClientDisconnect:

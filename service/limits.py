@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
-    DocumentNode, FieldNode, FragmentDefinitionNode, FragmentSpreadNode, GraphQLError, GraphQLList,
-    GraphQLNamedType, GraphQLSchema, InlineFragmentNode, IntValueNode, OperationDefinitionNode, SelectionSetNode,
-    VariableNode, get_named_type, get_nullable_type, parse, validate,
+    DirectiveNode, DocumentNode, FieldNode, FragmentDefinitionNode, FragmentSpreadNode, GraphQLError, GraphQLList,
+    GraphQLNamedType, GraphQLSchema, InlineFragmentNode, IntValueNode, ListValueNode, ObjectValueNode,
+    OperationDefinitionNode, SelectionSetNode, StringValueNode, ValueNode, VariableDefinitionNode, VariableNode,
+    Visitor, get_named_type, get_nullable_type, parse, validate, visit,
 )
 from graphql.error import GraphQLSyntaxError
 from graphql.execution.values import get_variable_values
@@ -36,6 +37,7 @@ from graphql.language import Lexer, Source, TokenKind
 from graphql.type import SchemaMetaFieldDef, TypeMetaFieldDef, TypeNameMetaFieldDef
 
 from .config import Settings
+from .text import text_problem
 
 DEFAULT_PAGE_SIZE = 20  # what the connection resolvers return when neither `first` nor `last` is given
 INTROSPECTION_LISTS = 3
@@ -99,10 +101,12 @@ def _parse(query: str, max_tokens: int) -> DocumentNode:
 
 def check_document(document: DocumentNode, variables: dict[str, Any] | None, settings: Settings,
                    schema: GraphQLSchema) -> None:
-    """Each operation within the limits, then the spec's validation rules (without suggestions)."""
+    """Each operation within the limits, text that PostgreSQL can store, then the spec's validation rules."""
     for operation in document.definitions:
         if isinstance(operation, OperationDefinitionNode):
             _check_operation(Walk.of(document, operation, variables or {}, schema), settings)
+    # before validation, so NUL in any literal (a Date's too) is the same BAD_USER_INPUT
+    check_text(document, variables)
     errors = _validate(schema, document)
     if errors:
         # a literal the Date/DateTime scalars refused keeps its own code, BAD_USER_INPUT
@@ -130,6 +134,115 @@ def check_variables(operation: OperationDefinitionNode, variables: dict[str, Any
                                   max_errors=20, hide_suggestions=True)
     if isinstance(coerced, list):
         raise QueryRejected([_graphql_error(e, "BAD_USER_INPUT") for e in coerced])
+
+
+MAX_TEXT_ERRORS = 20
+
+
+def check_text(document: DocumentNode, variables: dict[str, Any] | None) -> None:
+    """No string the caller sends, literal or variable, may hold NUL or a lone surrogate; or QueryRejected.
+
+    PostgreSQL text cannot store either, so they are refused here, before any SQL, as BAD_USER_INPUT
+    naming the argument (`input.name`), whatever its type: String, ID, a cursor, a Date.
+    The lexer already refuses lone surrogates in the document, but allows NUL (`"\\u0000"`).
+    """
+    literals, usages = _scan_arguments(_Same(document))
+    errors = [_text_error(*literal) for literal in literals]
+    for name, value in (variables or {}).items():
+        for inner, problem in _bad_strings(value):
+            where = usages.get(name)
+            errors.append(_text_error(f"variable `${name}{inner}` {problem}", f"{where}{inner}" if where
+                                      else f"${name}{inner}"))
+    if errors:
+        raise QueryRejected(errors[:MAX_TEXT_ERRORS])
+
+
+def _text_error(message: str, field: str, location: tuple[int, int] | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"message": message, "extensions": {"code": "BAD_USER_INPUT", "field": field}}
+    if location is not None:
+        error["locations"] = [{"line": location[0], "column": location[1]}]
+    return error
+
+
+def _bad_strings(value: Any) -> list[tuple[str, str]]:
+    """(JSON path, problem) of every string in a variable's value (object keys too) that text cannot hold."""
+    found, stack = [], [("", value)]
+    while stack:  # a loop, not recursion: the value may nest as deep as the JSON parser allowed
+        path, item = stack.pop()
+        if isinstance(item, str):
+            problem = text_problem(item)
+            if problem:
+                found.append((path, problem))
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                problem = text_problem(key)
+                if problem:
+                    found.append((path, f"has a key that {problem}"))
+                else:
+                    stack.append((f"{path}.{key}", inner))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{i}]", inner) for i, inner in enumerate(item))
+    return sorted(found)
+
+
+class _Same:
+    """A cache key by identity: hashing a DocumentNode walks the whole tree (45 us for a dashboard query)."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, node: DocumentNode):
+        self.node = node
+
+    def __hash__(self) -> int:
+        return id(self.node)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.node is self.node
+
+
+@lru_cache(maxsize=512)
+def _scan_arguments(key: _Same) -> tuple[tuple[tuple, ...], dict[str, str]]:
+    """(bad literals as (message, field, location), variable -> argument path) of a document from _parse."""
+    arguments = _Arguments()
+    visit(key.node, arguments)  # iterative: selection sets may nest deep
+    return tuple(arguments.literals), arguments.usages
+
+
+class _Arguments(Visitor):
+    """Walks every argument value of a document: bad string literals, and where each variable is used."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.literals: list[tuple[str, str, tuple[int, int] | None]] = []
+        self.usages: dict[str, str] = {}  # variable name -> the first argument path it is used at
+
+    def enter_field(self, node: FieldNode, *_: Any) -> None:
+        for argument in node.arguments or ():
+            self.value(argument.value, argument.name.value, f"argument `{{path}}` of `{node.name.value}`")
+
+    def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
+        for argument in node.arguments or ():
+            self.value(argument.value, argument.name.value, f"argument `{{path}}` of `@{node.name.value}`")
+
+    def enter_variable_definition(self, node: VariableDefinitionNode, *_: Any) -> None:
+        if node.default_value is not None:
+            self.value(node.default_value, f"${node.variable.name.value}", "the default value of `{path}`")
+
+    def value(self, node: ValueNode, path: str, what: str) -> None:
+        if isinstance(node, StringValueNode):
+            problem = text_problem(node.value)
+            if problem:
+                where = node.loc.source.get_location(node.loc.start) if node.loc else None
+                self.literals.append((f"{what.format(path=path)} {problem}", path,
+                                      (where.line, where.column) if where else None))
+        elif isinstance(node, VariableNode):
+            self.usages.setdefault(node.name.value, path)
+        elif isinstance(node, ObjectValueNode):
+            for field in node.fields:
+                self.value(field.value, f"{path}.{field.name.value}", what)
+        elif isinstance(node, ListValueNode):
+            for index, item in enumerate(node.values):
+                self.value(item, f"{path}[{index}]", what)
 
 
 def _graphql_error(error: GraphQLError, code: str) -> dict[str, Any]:

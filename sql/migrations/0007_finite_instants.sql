@@ -39,6 +39,8 @@ comment on function steward.day_in_range(date) is 'True for days in the supporte
 comment on function steward.period_in_range(tstzrange) is
     'True when the period starts in the supported range and is open-ended or ends in it.';
 
+alter table steward.bi_logins
+    add constraint bi_logins_created_at_in_range check (steward.instant_in_range(created_at)) not valid;
 alter table steward.organizations
     add constraint organizations_created_at_in_range check (steward.instant_in_range(created_at)) not valid;
 alter table steward.health_policies

@@ -9,7 +9,8 @@ create table steward.trusted_documents (
     body            text not null check (length(body) between 1 and 1000000),
     operation_name  text,
     source          text not null,
-    imported_at     timestamptz not null default now() check (isfinite(imported_at))
+    imported_at     timestamptz not null default now()
+                    constraint trusted_documents_imported_at_in_range check (steward.instant_in_range(imported_at))
 );
 comment on table steward.trusted_documents is
     'GraphQL documents registered for STEWARD_TRUSTED_DOCUMENTS=only, by client id (Relay/Apollo) and SHA-256.';

@@ -54,7 +54,8 @@ create table steward.health_events (
     unique (id),
     check ((status_before is null) = (reasons_before is null)),
     check (cause = 'WRITE' or (ownership_change_id is null and request_id is null)),
-    check (steward.instant_in_range(occurred_at) and steward.instant_in_range(recorded_at)),
+    constraint health_events_instants_in_range
+        check (steward.instant_in_range(occurred_at) and steward.instant_in_range(recorded_at)),
     foreign key (org_id, deployment_id) references steward.deployments (org_id, id) on delete cascade,
     foreign key (org_id, ownership_change_id) references steward.ownership_changes (org_id, id) on delete cascade,
     foreign key (org_id, owner_person_id) references steward.persons (org_id, id) on delete cascade,
@@ -78,7 +79,7 @@ create table steward.health_event_acknowledgements (
     request_id       text check (length(request_id) <= 200),
     -- one acknowledgement per event: a second one is a conflict, never an overwrite
     primary key (org_id, event_id),
-    check (steward.instant_in_range(acknowledged_at)),
+    constraint health_event_acknowledgements_acknowledged_at_in_range check (steward.instant_in_range(acknowledged_at)),
     foreign key (org_id, event_id) references steward.health_events (org_id, id) on delete cascade,
     foreign key (org_id, token_id) references steward.api_tokens (org_id, id) on delete set null (token_id)
 );

@@ -37,8 +37,28 @@ class Api:
         return body["data"]
 
 
+class CountingPool:
+    """Wraps the app's asyncpg pool and counts acquisitions: no acquisition means no SQL ran."""
+
+    def __init__(self, pool):
+        self.pool = pool
+        self.acquired = 0
+
+    def acquire(self, *args, **kwargs):
+        self.acquired += 1
+        return self.pool.acquire(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.pool, name)
+
+
+# The apps of the tests send thousands of requests from one token: no rate limit unless a test sets one
+# (tests/hardening/test_rate_limit.py does).
+TEST_SETTINGS = Settings(rate_limit=None)
+
+
 async def start_api(db_url: str, settings: Settings | None = None):
-    app = create_app(settings or Settings(), db_url)
+    app = create_app(settings or TEST_SETTINGS, db_url)
     lifespan = app.router.lifespan_context(app)
     await lifespan.__aenter__()
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://steward.test")

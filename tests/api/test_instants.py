@@ -259,8 +259,9 @@ async def test_ingest_rejects_out_of_range_instants_per_row_with_line_and_reason
     assert [(e["line"], e["reason"].split(" is out of range")[0]) for e in result["errors"]] == [
         (2, "startedAt"), (3, "startedAt"), (4, "resolvedAt"), (5, "reopenedAt"), (6, "startedAt")]
     assert all(INSTANT_RANGE in e["reason"] for e in result["errors"])
-    assert as_csv.json()["errors"] == [{"line": 3, "reason": "startedAt is out of range: "
-                                        f"'9999-12-31T23:59:59.999999Z'; instants must be {INSTANT_RANGE}"}]
+    reason = f"startedAt is out of range: '9999-12-31T23:59:59.999999Z'; instants must be {INSTANT_RANGE}"
+    assert as_csv.json()["errors"] == [{"line": 3, "code": "INVALID_FIELDS", "reason": reason,
+                                        "fields": [{"field": "startedAt", "code": "OUT_OF_RANGE", "reason": reason}]}]
     stored = await sql(api.url, "select external_id from steward.conversations where org_id = $1 order by 1", org.id)
     assert [r["external_id"] for r in stored] == ["in-1", "in-2", "in-3"]
 

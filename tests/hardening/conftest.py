@@ -5,24 +5,9 @@ import pytest
 
 from service.config import Settings
 
-from ..api.conftest import Api, make_token, start_api
+from ..api.conftest import TEST_SETTINGS, Api, CountingPool, make_token, start_api
 from ..api.world import build_world
 from ..live import steward_serve
-
-
-class CountingPool:
-    """Wraps the app's asyncpg pool and counts acquisitions: no acquisition means no SQL ran."""
-
-    def __init__(self, pool):
-        self.pool = pool
-        self.acquired = 0
-
-    def acquire(self, *args, **kwargs):
-        self.acquired += 1
-        return self.pool.acquire(*args, **kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self.pool, name)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +28,7 @@ async def apps(world_url: str):
     started = []
 
     async def start(settings: Settings | None = None) -> Api:
-        api, lifespan = await start_api(world_url, settings or Settings())
+        api, lifespan = await start_api(world_url, settings or TEST_SETTINGS)
         api.app.state.pool = CountingPool(api.app.state.pool)
         started.append((api, lifespan))
         return api

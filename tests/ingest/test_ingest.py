@@ -27,6 +27,11 @@ CSV = {"content-type": "text/csv"}
 SETTINGS = Settings(pool_min=1, pool_max=4)
 
 
+def brief(errors: list[dict]) -> list[dict]:
+    """Rejections as line and reason (codes and fields are checked by the tests about them)."""
+    return [{"line": e["line"], "reason": e["reason"]} for e in errors]
+
+
 @dataclass
 class Tenant:
     org_id: int
@@ -147,7 +152,7 @@ async def test_csv_with_quoting_crlf_and_absent_optional_columns(client, owner):
 
     assert r.status_code == 200
     assert r.json()["accepted"] == 2 and r.json()["inserted"] == 2
-    assert r.json()["errors"] == [{"line": 5, "reason": "channel must be one of CHAT, EMAIL, SMS, SOCIAL, VOICE;"
+    assert brief(r.json()["errors"]) == [{"line": 5, "reason": "channel must be one of CHAT, EMAIL, SMS, SOCIAL, VOICE;"
                                                       " got 'FAX'"}]
     ids = await owner.fetch("select external_id from steward.conversations where org_id = $1 order by 1", t.org_id)
     assert [r["external_id"] for r in ids] == ["csv,1", "csv-2"]
@@ -203,7 +208,8 @@ async def test_duplicate_external_id_in_one_request_last_wins_and_is_reported(cl
     atomic = await post(client, await tenant(owner), body.replace(t.deployment_key.encode(), b"x"), query="?atomic=true")
 
     assert r.json() == {"accepted": 2, "inserted": 2, "updated": 0, "unchanged": 0, "rejected": 1,
-                        "errors": [{"line": 1, "reason": "duplicate externalId: superseded by line 3"}]}
+                        "errors": [{"line": 1, "code": "DUPLICATE_EXTERNAL_ID",
+                                    "reason": "duplicate externalId: superseded by line 3"}]}
     assert await owner.fetchval("select outcome from steward.conversations where org_id = $1 and external_id = 'd-1'",
                                 t.org_id) == "ESCALATED"
     assert atomic.status_code == 422
@@ -216,7 +222,7 @@ async def test_atomic_duplicates_write_nothing(client, owner):
     r = await post(client, t, body, query="?atomic=true")
 
     assert r.status_code == 422
-    assert r.json()["errors"] == [{"line": 1, "reason": "duplicate externalId: superseded by line 2"}]
+    assert brief(r.json()["errors"]) == [{"line": 1, "reason": "duplicate externalId: superseded by line 2"}]
     assert await count(owner, t.org_id) == 0
     assert await owner.fetchval("select count(*) from steward.topics where org_id = $1", t.org_id) == 0
 
@@ -320,20 +326,29 @@ async def test_client_disconnect_midway_merges_nothing(app, owner):
     assert await count(owner, t.org_id) == 0
 
 
-async def test_database_connection_dropped_midway_merges_nothing(client, owner):
+async def test_database_connection_dropped_midway_merges_nothing(client, owner, module_db_url):
     t = await tenant(owner)
-    lines = ndjson(many(2000, t.deployment_key)).splitlines(keepends=True)
-
-    async def body():
-        yield b"".join(lines[:1000])
-        await asyncio.sleep(0.2)
-        # kill the backend that is running this request's COPY
-        await owner.execute("select pg_terminate_backend(pid) from pg_stat_activity"
-                            " where datname = current_database() and query like 'COPY%steward_ingest_rows%'")
-        await asyncio.sleep(0.2)
-        yield b"".join(lines[1000:])
-
-    r = await client.post("/ingest/conversations", content=body(), headers={**t.auth, **NDJSON})
+    # The body is spooled before the ingest takes a connection, so the connection is cut
+    # after COPY: the merge waits on a lock held here, and its backend is terminated.
+    blocker = await db.connect(module_db_url)
+    lock = blocker.transaction()
+    await lock.start()
+    await blocker.execute("lock table steward.conversations in share mode")
+    request = asyncio.create_task(client.post("/ingest/conversations", content=ndjson(many(2000, t.deployment_key)),
+                                              headers={**t.auth, **NDJSON}))
+    try:
+        for _ in range(200):
+            killed = await owner.fetchval(
+                "select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = current_database()"
+                " and wait_event_type = 'Lock' and query like '%steward_ingest_rows%'")
+            if killed:
+                break
+            await asyncio.sleep(0.05)
+        assert killed == 1
+    finally:
+        await lock.rollback()
+        await blocker.close()
+    r = await request
 
     assert r.status_code == 503  # the connection went away: retryable, not a bug
     assert "stack" not in r.text and "Traceback" not in r.text
@@ -502,7 +517,40 @@ async def test_concurrent_ingests_per_token_are_bounded(module_db_url, owner):
             first = await first
 
     assert second.status_code == 429
+    assert second.headers["retry-after"] == second.headers["ratelimit-reset"] == "5"
+    assert second.headers["ratelimit-limit"] == "1" and second.headers["ratelimit-remaining"] == "0"
     assert first.status_code == 200 and first.json()["inserted"] == 1
+
+
+async def test_ingest_transactions_take_a_capped_share_of_the_pool(module_db_url, owner):
+    """pool_max 3: one ingest transaction at a time, so GraphQL and /readyz keep two connections."""
+    a, b = await tenant(owner), await tenant(owner)
+    _, reader = await create_token(owner, a.slug, ["read"], "reader")
+    small = create_app(replace(SETTINGS, pool_max=3, request_timeout_s=30), module_db_url)
+    blocker = await db.connect(module_db_url)
+    lock = blocker.transaction()
+    await lock.start()
+    await blocker.execute("lock table steward.conversations in share mode")  # each merge waits here
+    try:
+        async with small.router.lifespan_context(small):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(small), base_url="http://steward") as http:
+                ingests = [asyncio.create_task(post(http, t, ndjson(many(50, t.deployment_key)))) for t in (a, b)]
+                await asyncio.sleep(1.0)
+                held = await owner.fetchval(
+                    "select count(*) from pg_stat_activity where datname = current_database()"
+                    " and state <> 'idle' and pid not in (pg_backend_pid(), $1)", blocker.get_server_pid())
+                reads = [await http.post("/graphql", json={"query": "{ deployments { totalCount } }"},
+                                         headers={"authorization": f"Bearer {reader}"}) for _ in range(10)]
+                ready = await http.get("/readyz")
+                await lock.rollback()
+                done = await asyncio.gather(*ingests)
+    finally:
+        await blocker.close()
+
+    assert held == 1  # the second ingest waits for the slot, not on a connection
+    assert [r.status_code for r in reads] == [200] * 10
+    assert ready.status_code == 200
+    assert [r.status_code for r in done] == [200, 200] and [r.json()["inserted"] for r in done] == [50, 50]
 
 
 # --- row validation (no database) ---------------------------------------------------------------
@@ -552,7 +600,7 @@ def test_row_rejections_name_the_reason(fields, reason):
 
     assert parser.accepted == 2
     assert len(parser.errors) == 1
-    line, message = parser.errors[0]
+    line, message = parser.errors[0].line, parser.errors[0].reason
     assert line == 2 and message.startswith(reason), message
 
 
@@ -571,7 +619,9 @@ def test_not_objects_and_garbage_are_rejected_without_stopping():
     parser = _parse(["[1, 2]", "null", '"text"', "{", json.dumps(row("v-1", "bot")), '{"externalId": []}',
                      "\xff\xfe"])
     assert parser.accepted == 1
-    assert [line for line, _ in parser.errors] == [1, 2, 3, 4, 6, 7]
+    assert [(e.line, e.code) for e in parser.errors] == [
+        (1, "NOT_AN_OBJECT"), (2, "NOT_AN_OBJECT"), (3, "NOT_AN_OBJECT"), (4, "INVALID_JSON"), (6, "INVALID_FIELDS"),
+        (7, "INVALID_JSON")]
 
 
 def test_invalid_utf8_line_is_rejected_alone():
@@ -580,7 +630,7 @@ def test_invalid_utf8_line_is_rejected_alone():
     body = ndjson([row("u-1", "bot")]) + b'{"externalId": "\xff"}\n' + ndjson([row("u-2", "bot")])
     rows = parser.feed(body) + parser.finish()
     assert [r[1] for r in rows] == ["u-1", "u-2"]
-    assert parser.errors == [(2, "line is not valid UTF-8")]
+    assert parser.errors == [ingest.Problem(2, "NOT_UTF8", "line is not valid UTF-8")]
 
 
 def test_csv_line_numbers_count_physical_lines_of_quoted_fields():
@@ -593,8 +643,8 @@ def test_csv_line_numbers_count_physical_lines_of_quoted_fields():
         "c-4,bot,returns,CHAT,2026-03-02T10:00:00Z,true",  # line 6: short
     ]
     parser = _parse(lines, "csv")
-    assert [line for line, _ in parser.errors] == [3, 5, 6]
-    assert parser.errors[0][1].startswith("externalId contains control")
+    assert [e.line for e in parser.errors] == [3, 5, 6]
+    assert parser.errors[0].reason.startswith("externalId contains control")
     assert parser.accepted == 1
 
 
@@ -610,7 +660,7 @@ def test_an_over_long_line_is_rejected_without_buffering_it():
         assert len(parser._pending) <= ingest.MAX_LINE_BYTES + 65536
     rows += parser.finish()
     assert [r[0] for r in rows] == [1, 2, 4]
-    assert parser.errors == [(3, f"line longer than {ingest.MAX_LINE_BYTES} bytes")]
+    assert parser.errors == [ingest.Problem(3, "LINE_TOO_LONG", f"line longer than {ingest.MAX_LINE_BYTES} bytes")]
 
 
 def test_errors_are_capped_but_all_counted():
@@ -645,7 +695,7 @@ async def test_cli_import_end_to_end(module_db_url, owner, tmp_path):
     assert first.returncode == 1, first.stderr  # some rows rejected
     summary = json.loads(first.stdout)
     assert (summary["accepted"], summary["inserted"], summary["rejected"]) == (300, 300, 1)
-    assert summary["errors"] == [{"line": 302, "reason": "startedAt is not an ISO 8601 timestamp: 'not-a-time'"}]
+    assert brief(summary["errors"]) == [{"line": 302, "reason": "startedAt is not an ISO 8601 timestamp: 'not-a-time'"}]
     assert "rows/s" in first.stderr
     assert again.returncode == 1 and json.loads(again.stdout)["accepted"] == 0
     assert await count(owner, t.org_id) == 300
@@ -677,6 +727,28 @@ async def test_cli_uses_the_only_org(fresh_db_url, tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["inserted"] == 2
+
+
+def test_a_rejected_row_lists_every_field_at_fault_with_codes():
+    bad = row("v-1", "ghost") | {"channel": "FAX", "startedAt": "1900-01-01T00:00:00Z", "aiEngaged": None,
+                                 "resolvedAt": "not-a-time"}
+    parser = _parse([json.dumps({k: v for k, v in bad.items() if v is not None})])
+
+    assert parser.accepted == 0 and parser.rejected == 1
+    problem = parser.errors[0]
+    assert (problem.line, problem.code) == (1, "INVALID_FIELDS")
+    assert [(f.field, f.code) for f in problem.fields] == [
+        ("deploymentKey", "UNKNOWN"), ("channel", "INVALID"), ("startedAt", "OUT_OF_RANGE"),
+        ("aiEngaged", "MISSING"), ("resolvedAt", "INVALID")]
+    assert problem.as_json()["fields"][0] == {"field": "deploymentKey", "code": "UNKNOWN",
+                                              "reason": "unknown deployment 'ghost'"}
+    assert problem.reason.split("; ")[0] == "unknown deployment 'ghost'"
+
+
+def test_looking_for_every_fault_creates_no_topic():
+    parser = _parse([json.dumps(row("v-1", "bot") | {"topic": "brand-new", "channel": "FAX"})])
+    assert parser.rejected == 1 and [f.field for f in parser.errors[0].fields] == ["channel"]
+    assert "brand-new" not in parser.validator.topics and parser.validator.new_topics == set()
 
 
 # --- health events ------------------------------------------------------------------------------
