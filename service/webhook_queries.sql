@@ -34,11 +34,11 @@ select id, webhook_id, message_id, event, payload::text as payload, status, atte
 -- name: attempts
 -- The latest attempts of each delivery ($2 at most per delivery), oldest first.
 select delivery_id, attempt, attempted_at, status_code, latency_ms, error, next_retry_at
-  from (select a.*, row_number() over (partition by delivery_id order by id desc) as newest
+  from (select a.*, row_number() over (partition by delivery_id order by attempt desc, id desc) as newest
           from steward.webhook_attempts a
          where delivery_id = any($1::bigint[])) a
  where newest <= $2
- order by delivery_id, id;
+ order by delivery_id, attempt, id;
 
 -- name: create_webhook
 insert into steward.webhooks (org_id, url, events, description, secret)

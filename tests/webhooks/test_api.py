@@ -9,7 +9,8 @@ from service.db import connect
 
 from ..api.automation import ASSIGN, counts, payload, seed, sql
 from ..api.conftest import start_api
-from .helpers import CREATE, DELETE, REDELIVER, TEST, UPDATE, WEBHOOKS, create, no_worker, outbox, settings
+from .helpers import (CREATE, DELETE, REDELIVER, TEST, UPDATE, WEBHOOKS, all_settled, create, no_worker, outbox,
+                      settings)
 from .receiver import Receiver, check_signature
 
 
@@ -197,9 +198,11 @@ async def test_test_and_redeliver_go_through_the_outbox_and_keep_the_webhook_id(
 
         queued = payload(await api.gql(TEST, {"input": {"id": hook}}, org.tokens["admin"]), "testWebhook")
         [ping] = await receiver.wait_for(1)
+        await all_settled(api.url)  # recorded
         again = payload(await api.gql(REDELIVER, {"input": {"id": queued["delivery"]["id"]}},
                                       org.tokens["admin"]), "redeliverWebhookDelivery")
         first, second = await receiver.wait_for(2)
+        await all_settled(api.url)
         await receiver.down()
 
         check_signature(created["secret"], ping)
