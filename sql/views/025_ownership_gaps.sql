@@ -28,11 +28,14 @@
 
 -- The first UTC day of a span of accountability (or of none) that starts at
 -- p_start: the first day whose 00:00 is at or after p_start, or the launch day
--- when the span starts at or before launch.
+-- when the span starts at or before launch. Null for an infinite instant (only
+-- rows older than migration 0007 hold one): date arithmetic on it would fail.
 create function internals.first_day_from(p_start timestamptz, p_launched_at timestamptz) returns date
 language sql immutable parallel safe
 as $$
-    select case when p_start <= p_launched_at then (p_launched_at at time zone 'UTC')::date
+    select case when not isfinite(p_start) then null
+                when p_start <= p_launched_at then
+                    case when isfinite(p_launched_at) then (p_launched_at at time zone 'UTC')::date end
                 else (p_start at time zone 'UTC')::date
                      + case when (p_start at time zone 'UTC')::time = '00:00' then 0 else 1 end end
 $$;
@@ -96,7 +99,9 @@ begin atomic
                         where oa.org_id = d.org_id and oa.deployment_id = d.id),
                        '{}'::tstzmultirange)
         ) g(span)
-        where d.id = any (p_deployment_ids) and lower(g.span) <= (select steward.clock())
+        -- a gap from a launch at -infinity (a row older than migration 0007) has no
+        -- days to measure: left out rather than failing every deployment asked for
+        where d.id = any (p_deployment_ids) and lower(g.span) <= (select steward.clock()) and isfinite(lower(g.span))
     ),
     windows as (
         select s.org_id, s.deployment_id, b.now, b.started_at, b.ended_at, b.first_day,

@@ -132,9 +132,10 @@ begin atomic
                   and cd.day <= (select (steward.clock() at time zone 'UTC')::date) - 28
                   -- block k (1, 2, ...) is the 28 days ending 28k days before today; complete
                   -- when its first day, today - 28k - 27, is the owner's: k <= k_max below
+                  -- (0, no block, without an owner or with a start that cannot be counted)
                   and cd.day >= (select (steward.clock() at time zone 'UTC')::date) - 27 - 28 * least(12,
-                        ((select (steward.clock() at time zone 'UTC')::date)
-                         - internals.first_day_from(o.owner_since, d.launched_at) - 27) / 28)
+                        coalesce(((select (steward.clock() at time zone 'UTC')::date)
+                                  - internals.first_day_from(o.owner_since, d.launched_at) - 27) / 28, 0))
                 group by ((select (steward.clock() at time zone 'UTC')::date) - cd.day) / 28
             ) blk
             where blk.arr is not null

@@ -23,6 +23,13 @@ async def token(world_url: str) -> str:
 
 
 @pytest.fixture(scope="module")
+async def world(world_url: str):
+    """The world's global IDs by type (acme's and the other tenant's) and an acme token of every scope."""
+    from .fuzz import load_world
+    return await load_world(world_url)
+
+
+@pytest.fixture(scope="module")
 async def apps(world_url: str):
     """`await apps(settings)` starts an app over the world; all are shut down with the module."""
     started = []

@@ -248,7 +248,7 @@ async def test_arr_decayed_since_the_owner_left_is_an_unowned_reason_with_the_fi
 
     h = await factory.health(dep)
 
-    assert h["status"] == "UNOWNED"
+    assert h["status"] == "UNOWNED" and h["arr_owner_baseline"] is None  # no owner, no baseline of theirs
     # ARR_DECLINING too: the last 4 weeks (10%) against the 4 before (13 of 14)
     assert h["codes"] == ["ARR_DECAYED_SINCE_OWNER_LEFT", "NO_OWNER", "ARR_DECLINING"]
     # 90% -> 10% (80 points >= 10); lost over the gap: 0.9 x 14 addressable - 5 resolved = 7.6

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from ..factory import at
+from .test_instants import without_range_checks
 
 NOW = at("2026-03-30", 12)   # today 03-30
 H = timedelta(hours=1)
@@ -205,3 +206,21 @@ async def test_the_bi_view_lists_the_organizations_gaps_only(factory):
     rows = await factory.conn.fetch("select deployment_id, is_open from metrics.ownership_gaps")
 
     assert [(r["deployment_id"], r["is_open"]) for r in rows] == [(mine, True)]
+
+
+async def test_a_launch_at_infinity_leaves_out_its_gap_and_not_the_other_deployments(factory, conn):
+    await without_range_checks(conn, "deployments_launched_at_in_range", "ownership_assignments_valid_in_range")
+    org = await factory.org()
+    bad, never, good = [await factory.deployment(org) for _ in range(3)]
+    await conn.execute("update steward.deployments set launched_at = '-infinity' where id = any ($1)", [bad, never])
+    owner = await factory.person(org)
+    await conn.execute("insert into steward.ownership_assignments (org_id, deployment_id, person_id, valid)"
+                       " values ($1, $2, $3, tstzrange('-infinity', '2026-03-01 16:30Z'))", org, bad, owner)
+    await factory.set_now(NOW)
+
+    rows = await conn.fetch("select * from metrics.ownership_gaps($1)", [bad, never, good])
+
+    # bad: the gap after its owner (from -infinity) left is measured; never: its gap from a launch at
+    # -infinity has no days, left out; good: open since its launch in 2020
+    assert [(r["deployment_id"], r["started_at"], r["previous_person_id"]) for r in rows] == [
+        (bad, at("2026-03-01", 16.5), owner), (good, at("2020-01-01", 0), None)]
