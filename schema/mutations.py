@@ -2,7 +2,7 @@
 
 Scopes: assignOwner, unassignOwner, deactivatePerson, createPerson, updatePerson,
 acknowledgeHealthEvent and setEscalationContact need `write:owners`; recordWorkflowUpdate and recordReview need `write:activity`;
-createDeployment, updateDeployment and setHealthPolicy need `admin` (which implies
+createDeployment, updateDeployment, setHealthPolicy and the webhook mutations need `admin` (which implies
 every other scope). A missing scope is a PermissionError member; nothing is written.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ from . import admin_mutations as admin
 from . import escalation_mutations as escalation
 from . import owners_mutations as owners
 from . import people_mutations as people
+from . import webhook_mutations as hooks
 from .activity_mutations import (RecordReviewInput, RecordReviewPayload, RecordWorkflowUpdateInput,
                                  RecordWorkflowUpdatePayload)
 from .admin_mutations import (CreateDeploymentInput, CreateDeploymentPayload, SetHealthPolicyInput,
@@ -25,6 +26,9 @@ from .escalation_mutations import (AcknowledgeHealthEventInput, AcknowledgeHealt
 from .owners_mutations import (AssignOwnerInput, AssignOwnerPayload, DeactivatePersonInput, DeactivatePersonPayload,
                                UnassignOwnerInput, UnassignOwnerPayload)
 from .people_mutations import CreatePersonInput, CreatePersonPayload, UpdatePersonInput, UpdatePersonPayload
+from .webhook_mutations import (CreateWebhookInput, CreateWebhookPayload, DeleteWebhookInput, DeleteWebhookPayload,
+                                RedeliverWebhookDeliveryInput, RedeliverWebhookDeliveryPayload, TestWebhookInput,
+                                TestWebhookPayload, UpdateWebhookInput, UpdateWebhookPayload)
 
 INPUT = strawberry.argument(description="What to change, with an optional idempotencyKey.")
 
@@ -84,6 +88,33 @@ class Mutation:
     async def set_health_policy(self, info: strawberry.Info,
                                 input: Annotated[SetHealthPolicyInput, INPUT]) -> SetHealthPolicyPayload:
         return await admin.set_health_policy(info, input)
+
+    @strawberry.mutation(description="Add a webhook endpoint; returns its signing secret, once. Needs admin.")
+    async def create_webhook(self, info: strawberry.Info,
+                             input: Annotated[CreateWebhookInput, INPUT]) -> CreateWebhookPayload:
+        return await hooks.create_webhook(info, input)
+
+    @strawberry.mutation(description="Change a webhook endpoint: url, events, description, enabled. Needs admin.")
+    async def update_webhook(self, info: strawberry.Info,
+                             input: Annotated[UpdateWebhookInput, INPUT]) -> UpdateWebhookPayload:
+        return await hooks.update_webhook(info, input)
+
+    @strawberry.mutation(description="Remove a webhook endpoint and its deliveries. Needs admin.")
+    async def delete_webhook(self, info: strawberry.Info,
+                             input: Annotated[DeleteWebhookInput, INPUT]) -> DeleteWebhookPayload:
+        return await hooks.delete_webhook(info, input)
+
+    @strawberry.mutation(description="Send a test event (webhook.test) to an endpoint through the outbox. "
+                                     "Needs admin.")
+    async def test_webhook(self, info: strawberry.Info,
+                           input: Annotated[TestWebhookInput, INPUT]) -> TestWebhookPayload:
+        return await hooks.test_webhook(info, input)
+
+    @strawberry.mutation(description="Send a delivery again now, with the same webhook-id. Needs admin.")
+    async def redeliver_webhook_delivery(
+        self, info: strawberry.Info, input: Annotated[RedeliverWebhookDeliveryInput, INPUT],
+    ) -> RedeliverWebhookDeliveryPayload:
+        return await hooks.redeliver_webhook_delivery(info, input)
 
     @strawberry.mutation(description="Take a health event on: records the token, the instant and a note; "
                                      "acknowledging twice is a ConflictError. Needs write:owners.")

@@ -11,6 +11,7 @@ from .health_events import HealthEvent, HealthEventFilter, health_events
 from .metrics import ImpactBucket, ImpactBucketKind, OwnershipSummary
 from .people import Person, PersonFilter, people
 from .relay import Connection, Node, to_global_id
+from .webhooks import Webhook, webhooks
 from .windows import Window, WindowInput, resolve_window
 
 
@@ -38,6 +39,11 @@ class Organization(Node):
     @strawberry.field(description="Health counts now, and ARR owned vs unowned over a window (default 90 days).")
     async def ownership_summary(self, info: strawberry.Info, window: WindowInput | None = None) -> OwnershipSummary:
         return await ownership_summary(info, self.pk, window)
+
+    @strawberry.field(description="Webhook endpoints, oldest first (at most 20), with their deliveries. Needs the "
+                                  "admin scope (URLs may carry credentials).")
+    async def webhooks(self, info: strawberry.Info) -> list[Webhook]:
+        return await webhooks(info, self.pk)
 
     @strawberry.field(description="Every change of a deployment's health status or reasons (append-only log), "
                                   "newest first.")

@@ -72,7 +72,9 @@ def success(cls: type[S]) -> type[S]:
 
 def to_record(result: Any) -> dict:
     # resolver fields are dataclass fields too (their value is the bound resolver): leave them out
-    values = {f.name: getattr(result, f.name) for f in dataclasses.fields(result) if f.name != "replayed"}
+    # a type's NOT_REPLAYED fields (a secret shown once) are never stored: a replay shows their defaults
+    omit = {"replayed", *getattr(type(result), "NOT_REPLAYED", ())}
+    values = {f.name: getattr(result, f.name) for f in dataclasses.fields(result) if f.name not in omit}
     return {"type": type(result).__name__, "fields": {k: v for k, v in values.items() if not callable(v)}}
 
 

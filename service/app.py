@@ -18,6 +18,7 @@ from .event_hub import EventHub
 from .health import healthz, readyz
 from .observability import Metrics, RequestMiddleware, metrics_endpoint
 from .token_usage import TokenUsage
+from .webhooks import Worker
 
 log = logging.getLogger("steward.app")
 
@@ -37,11 +38,16 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
                        connect_timeout_s=settings.db_connect_timeout_s)
         app.state.live = Live(pool, hub)
         hub.start()
+        app.state.webhooks = webhooks = Worker(settings, database_url) if settings.webhooks.worker else None
+        if webhooks is not None:
+            webhooks.start()
         try:
             async with evaluator.running(settings, database_url) as app.state.evaluator:
                 yield
         finally:
             await hub.stop()
+            if webhooks is not None:
+                await webhooks.stop()
             recorder.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await recorder

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import limits
 
+from .webhook_settings import WebhookSettings
+
 
 class ConfigError(ValueError):
     """A setting is missing or unsafe."""
@@ -90,6 +92,7 @@ class Settings:
     require_database_url: bool = False
     metrics_token: str | None = None
     trusted_documents: str = "off"
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     # seconds between passes of the TIME health evaluator (service/evaluator.py); 0 disables it
     health_evaluator_interval_s: float = 60.0
     # GraphQL subscriptions over WebSocket (service/graphql_ws.py)
@@ -163,6 +166,7 @@ class Settings:
             # When set, /metrics asks for `Authorization: Bearer <it>` (Prometheus' `authorization` config).
             metrics_token=env.get("STEWARD_METRICS_TOKEN") or None,
             trusted_documents=trusted_documents,
+            webhooks=WebhookSettings.from_env(env),
             health_evaluator_interval_s=_int(env, "STEWARD_HEALTH_EVALUATOR_INTERVAL_S", 60, 0, 86_400),
             ws_init_timeout_s=_int(env, "STEWARD_WS_INIT_TIMEOUT_MS", 10_000, 100, 600_000) / 1000,
             ws_ping_interval_s=_int(env, "STEWARD_WS_PING_INTERVAL_MS", 15_000, 100, 3_600_000) / 1000,

@@ -90,6 +90,13 @@ def mutations(org) -> dict:
                                    "write:owners"),
         "setEscalationContact": ("SetEscalationContactInput", {"deploymentId": dep, "personId": person},
                                  "write:owners"),
+        "createWebhook": ("CreateWebhookInput", {"url": "https://192.0.2.1/h", "events": ["OWNER_CHANGED"]},
+                          "admin"),
+        "updateWebhook": ("UpdateWebhookInput", {"id": to_global_id("Webhook", 1), "enabled": False}, "admin"),
+        "deleteWebhook": ("DeleteWebhookInput", {"id": to_global_id("Webhook", 1)}, "admin"),
+        "testWebhook": ("TestWebhookInput", {"id": to_global_id("Webhook", 1)}, "admin"),
+        "redeliverWebhookDelivery": ("RedeliverWebhookDeliveryInput", {"id": to_global_id("WebhookDelivery", 1)},
+                                     "admin"),
     }
 
 

@@ -40,6 +40,10 @@ async def orgs(module_db_url, api):
         review = await conn.fetchval("insert into steward.performance_reviews (org_id, deployment_id, reviewer_id,"
                                      " reviewed_at) values ($1, $2, $3, $4) returning id",
                                      a.id, a.deployments[0], a.persons[0], now - timedelta(days=1))
+        # an endpoint (TEST-NET: never reached), so the handover below queues a delivery for it
+        webhook = await conn.fetchval("insert into steward.webhooks (org_id, url, events, secret) values ($1,"
+                                      " 'https://192.0.2.1/h', '{OWNER_CHANGED}', 'whsec_' || repeat('A', 43) || '=')"
+                                      " returning id", a.id)
     finally:
         await conn.close()
     handover = payload(await api.gql(ASSIGN, {"input": {"deploymentId": a.deployment(0), "personId": a.person(1),
@@ -51,7 +55,10 @@ async def orgs(module_db_url, api):
              "OwnershipChange": (await sql(module_db_url, "select max(id) as id from steward.ownership_changes"
                                                           " where org_id = $1", a.id))[0]["id"],
              "HealthEvent": (await sql(module_db_url, "select max(id) as id from steward.health_events"
-                                                      " where org_id = $1", a.id))[0]["id"]}
+                                                      " where org_id = $1", a.id))[0]["id"],
+             "Webhook": webhook,
+             "WebhookDelivery": (await sql(module_db_url, "select max(id) as id from steward.webhook_deliveries"
+                                                          " where org_id = $1", a.id))[0]["id"]}
     return a, b
 
 
@@ -197,6 +204,12 @@ def mutation_cases(a) -> dict:
         "acknowledgeHealthEvent": ("AcknowledgeHealthEventInput", {"eventId": gid("HealthEvent", a.ids["HealthEvent"]),
                                                                    "note": "x"}),
         "setEscalationContact": ("SetEscalationContactInput", {"deploymentId": dep, "personId": None}),
+        "createWebhook": ("CreateWebhookInput", {"url": "https://192.0.2.1/b", "events": ["OWNER_CHANGED"]}),
+        "updateWebhook": ("UpdateWebhookInput", {"id": gid("Webhook", a.ids["Webhook"]), "enabled": False}),
+        "deleteWebhook": ("DeleteWebhookInput", {"id": gid("Webhook", a.ids["Webhook"])}),
+        "testWebhook": ("TestWebhookInput", {"id": gid("Webhook", a.ids["Webhook"])}),
+        "redeliverWebhookDelivery": ("RedeliverWebhookDeliveryInput",
+                                     {"id": gid("WebhookDelivery", a.ids["WebhookDelivery"])}),
     }
 
 
@@ -213,11 +226,17 @@ async def test_no_mutation_can_reach_another_orgs_data(api, orgs):
         result = payload(body, name)
         if name in ("createPerson", "createDeployment", "setHealthPolicy"):
             assert result["__typename"].endswith("Success"), (name, result)  # written in B, see below
+        elif name == "createWebhook":  # a TEST-NET address is not public: refused before anything is written
+            assert (result["__typename"], result["field"]) == ("ValidationError", "url"), (name, result)
         else:
             assert result["__typename"] == "NotFoundError", (name, result)
 
     assert await counts(api.url, a.id) == before
     assert await sql(api.url, "select * from steward.health_policies where org_id = $1", a.id) == policy_before
+    hooks = await sql(api.url, "select w.enabled, count(d.*) as deliveries from steward.webhooks w"
+                               " join steward.webhook_deliveries d on d.webhook_id = w.id where w.org_id = $1"
+                               " group by w.enabled", a.id)
+    assert [tuple(r) for r in hooks] == [(True, 1)]  # not disabled, deleted or tested by B
     created = await sql(api.url, "select org_id from steward.persons where email = 'mallory@b.test'"
                                  " union all select org_id from steward.deployments where key = 'b-new'")
     assert [r["org_id"] for r in created] == [b.id, b.id]

@@ -1,0 +1,11 @@
+"""Figures the webhook tests measure, printed at the end of the run."""
+from __future__ import annotations
+
+FIGURES: dict[str, object] = {}
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FIGURES:
+        terminalreporter.section("webhook figures")
+        for name, value in FIGURES.items():
+            terminalreporter.write_line(f"{name}: {value}")
