@@ -1,7 +1,8 @@
 """The Steward GraphQL schema."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import strawberry
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache

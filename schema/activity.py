@@ -1,7 +1,7 @@
 """Topics, workflows, workflow updates and performance reviews."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
@@ -169,7 +169,8 @@ async def update_conditions(info: strawberry.Info, kind: WorkflowUpdateKind | No
         start, end = await resolve_window(info, window)
         args += [start, end]
         n = first_arg + len(args)
-        conditions.append(f"t.occurred_at >= internals.utc(${n - 2}::date) and t.occurred_at < internals.utc(${n - 1}::date)")
+        conditions.append(f"t.occurred_at >= internals.utc(${n - 2}::date)"
+                          f" and t.occurred_at < internals.utc(${n - 1}::date)")
     return conditions, args
 
 

@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from .activity import (Channel, Review, Workflow, WorkflowUpdate, WorkflowUpdateKind, list_children,
-                       update_conditions)
+from .activity import Channel, Review, Workflow, WorkflowUpdate, WorkflowUpdateKind, list_children, update_conditions
 from .audit import OwnershipChange, deployment_audit_log
 from .errors import bad_input, stored_out_of_range
 from .gaps import OwnershipGap
@@ -192,7 +191,8 @@ class Deployment(Node):
     async def workflows(self, info: strawberry.Info) -> list[Workflow]:
         return [Workflow.from_row(r) for r in await info.context.loaders.workflows.load(self.pk)]
 
-    @strawberry.field(description="Uncovered topics ranked by uncovered volume x escalation cost (default: last 90 days).")
+    @strawberry.field(
+        description="Uncovered topics ranked by uncovered volume x escalation cost (default: last 90 days).")
     async def topic_opportunities(self, info: strawberry.Info,
                                   first: Annotated[int, strawberry.argument(
                                       description="How many topics, best first (1 to 100).")] = 10,
@@ -227,7 +227,8 @@ class DeploymentFilter:
     status: DeploymentStatus | None = strawberry.field(default=None, description="Only this lifecycle status.")
     health: HealthStatus | None = strawberry.field(default=None, description="Only this health status.")
     owner_id: strawberry.ID | None = strawberry.field(default=None, description="Only those this person owns now.")
-    unowned: bool | None = strawberry.field(default=None, description="Only those with (true) or without (false) no owner now.")
+    unowned: bool | None = strawberry.field(
+        default=None, description="Only those with (true) or without (false) no owner now.")
     channel: Channel | None = strawberry.field(default=None, description="Only those serving this channel.")
     search: str | None = strawberry.field(default=None, description="Name or key contains this text.")
 

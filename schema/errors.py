@@ -70,5 +70,5 @@ class ValidationError(UserError):
 
 
 @strawberry.type(description="The token lacks the scope this mutation needs.")
-class PermissionError(UserError):  # noqa: A001 - the GraphQL type name the API promises
+class PermissionError(UserError):
     CODE = UserErrorCode.FORBIDDEN

@@ -126,8 +126,9 @@ class ImpactBucket:
 
     @classmethod
     def from_row(cls, row) -> "ImpactBucket":
-        return cls(bucket=ImpactBucketKind(row["bucket"]), deployment_weeks=row["deployment_weeks"], addressable=row["addressable"],
-                   ai_resolved=row["ai_resolved"], addressable_resolution_rate=row["addressable_resolution_rate"])
+        return cls(bucket=ImpactBucketKind(row["bucket"]), deployment_weeks=row["deployment_weeks"],
+                   addressable=row["addressable"], ai_resolved=row["ai_resolved"],
+                   addressable_resolution_rate=row["addressable_resolution_rate"])
 
 
 @strawberry.type(description="Ownership across an organization, and what ownership does to results.")

@@ -1,7 +1,8 @@
 """The Mutation root: automation changes owners and records activity through these.
 
 Scopes: assignOwner, unassignOwner, deactivatePerson, createPerson, updatePerson,
-acknowledgeHealthEvent and setEscalationContact need `write:owners`; recordWorkflowUpdate and recordReview need `write:activity`;
+acknowledgeHealthEvent and setEscalationContact need `write:owners`; recordWorkflowUpdate and recordReview
+need `write:activity`;
 createDeployment, updateDeployment, setHealthPolicy and the webhook mutations need `admin` (which implies
 every other scope). A missing scope is a PermissionError member; nothing is written.
 """
@@ -17,18 +18,47 @@ from . import escalation_mutations as escalation
 from . import owners_mutations as owners
 from . import people_mutations as people
 from . import webhook_mutations as hooks
-from .activity_mutations import (RecordReviewInput, RecordReviewPayload, RecordWorkflowUpdateInput,
-                                 RecordWorkflowUpdatePayload)
-from .admin_mutations import (CreateDeploymentInput, CreateDeploymentPayload, SetHealthPolicyInput,
-                              SetHealthPolicyPayload, UpdateDeploymentInput, UpdateDeploymentPayload)
-from .escalation_mutations import (AcknowledgeHealthEventInput, AcknowledgeHealthEventPayload,
-                                   SetEscalationContactInput, SetEscalationContactPayload)
-from .owners_mutations import (AssignOwnerInput, AssignOwnerPayload, DeactivatePersonInput, DeactivatePersonPayload,
-                               UnassignOwnerInput, UnassignOwnerPayload)
+from .activity_mutations import (
+    RecordReviewInput,
+    RecordReviewPayload,
+    RecordWorkflowUpdateInput,
+    RecordWorkflowUpdatePayload,
+)
+from .admin_mutations import (
+    CreateDeploymentInput,
+    CreateDeploymentPayload,
+    SetHealthPolicyInput,
+    SetHealthPolicyPayload,
+    UpdateDeploymentInput,
+    UpdateDeploymentPayload,
+)
+from .escalation_mutations import (
+    AcknowledgeHealthEventInput,
+    AcknowledgeHealthEventPayload,
+    SetEscalationContactInput,
+    SetEscalationContactPayload,
+)
+from .owners_mutations import (
+    AssignOwnerInput,
+    AssignOwnerPayload,
+    DeactivatePersonInput,
+    DeactivatePersonPayload,
+    UnassignOwnerInput,
+    UnassignOwnerPayload,
+)
 from .people_mutations import CreatePersonInput, CreatePersonPayload, UpdatePersonInput, UpdatePersonPayload
-from .webhook_mutations import (CreateWebhookInput, CreateWebhookPayload, DeleteWebhookInput, DeleteWebhookPayload,
-                                RedeliverWebhookDeliveryInput, RedeliverWebhookDeliveryPayload, TestWebhookInput,
-                                TestWebhookPayload, UpdateWebhookInput, UpdateWebhookPayload)
+from .webhook_mutations import (
+    CreateWebhookInput,
+    CreateWebhookPayload,
+    DeleteWebhookInput,
+    DeleteWebhookPayload,
+    RedeliverWebhookDeliveryInput,
+    RedeliverWebhookDeliveryPayload,
+    TestWebhookInput,
+    TestWebhookPayload,
+    UpdateWebhookInput,
+    UpdateWebhookPayload,
+)
 
 INPUT = strawberry.argument(description="What to change, with an optional idempotencyKey.")
 

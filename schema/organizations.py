@@ -85,7 +85,8 @@ async def ownership_summary(info: strawberry.Info, org_id: int, window: WindowIn
         window=Window(from_=start, to=end),
         **counts,
         owned_share=overview["owned_share"] if overview else None,
-        arr_owned=owned[ImpactBucketKind.OWNED].addressable_resolution_rate if ImpactBucketKind.OWNED in owned else None,
+        arr_owned=(owned[ImpactBucketKind.OWNED].addressable_resolution_rate
+                   if ImpactBucketKind.OWNED in owned else None),
         arr_unowned=(owned[ImpactBucketKind.UNOWNED].addressable_resolution_rate
                      if ImpactBucketKind.UNOWNED in owned else None),
         by_ownership=by_ownership,

@@ -5,9 +5,10 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, Generic, TypeVar
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
 
 import strawberry
 
@@ -148,7 +149,7 @@ def _timestamptz_cursor(value: Any) -> str | None:
     if not isinstance(value, str) or not ISO_INSTANT.fullmatch(value):
         return None
     try:
-        return datetime.fromisoformat(value).astimezone(timezone.utc).isoformat()
+        return datetime.fromisoformat(value).astimezone(UTC).isoformat()
     except (ValueError, OverflowError):  # not ISO 8601, or its offset moves it out of range
         return None
 

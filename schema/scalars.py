@@ -9,12 +9,13 @@ refused: a non-null field that failed would null its whole parent list.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 import dateutil.parser
 import strawberry
-from graphql import GraphQLError, SKIP, ValuesOfCorrectTypeRule, specified_rules
+from graphql import SKIP, GraphQLError, ValuesOfCorrectTypeRule, specified_rules
 from graphql.utilities.validate_input_value import validate_input_literal
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import SchemaExtension

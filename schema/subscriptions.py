@@ -1,7 +1,7 @@
 """The Subscription root: live events of the token's organization, over WebSocket (service/graphql_ws.py)."""
 from __future__ import annotations
 
-from typing import AsyncGenerator
+from collections.abc import AsyncGenerator
 
 import strawberry
 

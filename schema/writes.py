@@ -14,8 +14,9 @@ commit or roll back with the write.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 import strawberry
@@ -25,8 +26,7 @@ from service import audit, health_events, idempotency
 from service.instants import INSTANT_RANGE, instant_problem
 from service.loaders import Loaders
 
-from .errors import (ApiError, ConflictError, NotFoundError, PermissionError, UserError,
-                     ValidationError)
+from .errors import ApiError, ConflictError, NotFoundError, PermissionError, UserError, ValidationError
 from .relay import from_global_id
 
 # How far in the future a caller's effectiveAt may be (its clock ahead of ours); it then counts as now.

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from typing import IO, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import IO
 
 from starlette.requests import Request
 
@@ -63,7 +64,7 @@ async def spool(request: Request, max_bytes: int, min_rate: int, grace: float) -
 
     Raises BodyTooBig past `max_bytes`, BodyTooSlow, or starlette's ClientDisconnect.
     """
-    spooled = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)
+    spooled = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115 - returned open to the caller
     try:
         size, pending = 0, bytearray()
         async for chunk in timed_chunks(request, min_rate, grace):

@@ -79,7 +79,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     print(orgs.table(("id", "organization", "kind", "scopes", "token"), tokens))
     # The token rides in the URL fragment, which browsers never send: it reaches no server or log.
     print("\nGraphiQL (after `steward serve`), signed in with each organization's read token:")
-    for token_id, slug, kind, scopes, token in tokens:
+    for _token_id, slug, kind, _scopes, token in tokens:
         if kind == "read":
             print(f"  {slug:<22} {base}/graphql#token={token}")
     print(f"\nTry: curl -s {base}/graphql -H 'content-type: application/json'"

@@ -1,8 +1,8 @@
 """Connection pool and the per-request transaction that scopes SQL to one organization."""
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
 
 import asyncpg
 

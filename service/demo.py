@@ -14,18 +14,18 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-from bisect import bisect
 import time
+from bisect import bisect
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from itertools import accumulate
-from typing import Callable
 
 import asyncpg
 
 from .db import connect
 
-UTC = timezone.utc
+UTC = UTC
 SEED = 20261123
 HISTORY_DAYS = 182  # ordinary deployments keep 26 weeks of conversations (the BI weekly view)
 LEAVE_HOUR = 16.5   # people leave (and their ownership ends) at 16:30 UTC
@@ -185,10 +185,11 @@ def _nudge(week: "Segment", low: float, high: float) -> None:
 
 def lumen_burst(today: date, rng: random.Random) -> list[tuple[int, float, str]]:
     """The last 30 days at Lumen: 202 updates, 131 of them in the week of a collection launch."""
-    peak = dict(zip(range(20, 13, -1), (17, 19, 20, 21, 20, 18, 16)))  # days ago -> updates
+    peak = dict(zip(range(20, 13, -1), (17, 19, 20, 21, 20, 18, 16), strict=True))  # days ago -> updates
     quiet = [n for n in range(27, 0, -1) if n not in peak]
     weights = [0.4 if _weekday(today, n) >= 5 else 1.0 for n in quiet]
-    counts = dict(zip(quiet, apportion(202 - sum(peak.values()), [w * rng.uniform(0.7, 1.3) for w in weights])))
+    shares = apportion(202 - sum(peak.values()), [w * rng.uniform(0.7, 1.3) for w in weights])
+    counts = dict(zip(quiet, shares, strict=True))
     # Any other 7-day stretch swaps peak days for quiet ones, so it stays below 131.
     assert max(counts.values()) < min(peak.values()) and sum(peak.values()) == 131
     counts.update(peak)
@@ -595,12 +596,12 @@ class Series:
         """Make the segments from `since` days ago to yesterday add up exactly; returns addressable."""
         inside = [s for s in self.segments if s.days[0].n <= since]
         if addressable is not None:
-            for s, a in zip(inside, apportion(addressable, [s.addressable for s in inside])):
+            for s, a in zip(inside, apportion(addressable, [s.addressable for s in inside]), strict=True):
                 s.addressable = a
         total = sum(s.addressable for s in inside)
         if resolved is None:
             resolved = round(rate * total)
-        for s, r in zip(inside, apportion(resolved, [s.target * s.addressable for s in inside])):
+        for s, r in zip(inside, apportion(resolved, [s.target * s.addressable for s in inside]), strict=True):
             assert r <= s.addressable
             s.resolved = r
         return total
@@ -665,7 +666,7 @@ class Writer:
     def segment(self, s: Segment) -> None:
         resolved = set(self.rng.sample(range(s.addressable), s.resolved))
         i = 0
-        for day, count in zip(s.days, apportion(s.addressable, [d.weight for d in s.days])):
+        for day, count in zip(s.days, apportion(s.addressable, [d.weight for d in s.days]), strict=True):
             midnight = self.midnight - timedelta(days=day.n)
             covered, uncovered = _cumulative(day.covered), _cumulative(day.uncovered)
             for _ in range(count):

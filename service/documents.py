@@ -52,10 +52,9 @@ class PersistedDocuments:
         apq_hash = _apq_hash(params.get("extensions"))
         if document_id is not None and (not isinstance(document_id, str) or not 0 < len(document_id) <= 200):
             raise DocumentError("BAD_REQUEST", "`documentId` must be a string of 1 to 200 characters")
-        if apq_hash is not None and isinstance(query, str):
-            if sha256_hex(query) != apq_hash:
-                raise DocumentError("PERSISTED_QUERY_HASH_MISMATCH",
-                                    "extensions.persistedQuery.sha256Hash is not the SHA-256 of `query`")
+        if apq_hash is not None and isinstance(query, str) and sha256_hex(query) != apq_hash:
+            raise DocumentError("PERSISTED_QUERY_HASH_MISMATCH",
+                                "extensions.persistedQuery.sha256Hash is not the SHA-256 of `query`")
         key = document_id or apq_hash
         if self.trusted_only:
             key = key or (sha256_hex(query) if isinstance(query, str) else None)
@@ -116,7 +115,8 @@ def read_manifest(path: Path) -> list[ManifestEntry]:
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path}: not a readable JSON manifest ({exc})") from None
     if isinstance(data, dict) and data.get("format") == "apollo-persisted-query-manifest":
-        entries = [ManifestEntry(str(op.get("id")), op.get("body"), op.get("name")) for op in data.get("operations", [])]
+        entries = [ManifestEntry(str(op.get("id")), op.get("body"), op.get("name"))
+                   for op in data.get("operations", [])]
     elif isinstance(data, dict) and all(isinstance(v, str) for v in data.values()):
         entries = [ManifestEntry(key, body, None) for key, body in data.items()]
     else:

@@ -23,8 +23,8 @@ import contextlib
 import json
 import logging
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import AsyncIterator
 
 import asyncpg
 
@@ -195,7 +195,7 @@ class EventHub:
             try:
                 conn = await asyncpg.connect(self.url, timeout=self.connect_timeout_s,
                                              server_settings=db.SERVER_SETTINGS | {"application_name": LISTENER})
-                conn.add_termination_listener(lambda _c: lost.set())
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, self._on_notify)
                 self._conn, self.connections = conn, self.connections + 1
                 self.listening.set()

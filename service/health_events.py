@@ -7,7 +7,8 @@ database decides what changed, under a per-deployment lock, so nothing is record
 """
 from __future__ import annotations
 
-from typing import Any, Protocol, Sequence
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from .sql_files import load
 

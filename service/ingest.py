@@ -24,15 +24,15 @@ import csv
 import io
 import json
 import re
-from operator import itemgetter
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import AsyncIterable, AsyncIterator, Callable
+from operator import itemgetter
 
 import asyncpg
 
 from . import health_events
-from .instants import END, EARLIEST, INSTANT_RANGE
+from .instants import EARLIEST, END, INSTANT_RANGE
 
 FORMATS = ("ndjson", "csv")
 CHANNELS = frozenset(("CHAT", "EMAIL", "SMS", "VOICE", "SOCIAL"))
@@ -525,7 +525,8 @@ class CsvParser(Parser):
                 self._header(fields)
                 continue
             if len(fields) != self._width:
-                self.reject(n, "WRONG_FIELD_COUNT", f"expected {self._width} fields as in the header, got {len(fields)}")
+                self.reject(n, "WRONG_FIELD_COUNT",
+                            f"expected {self._width} fields as in the header, got {len(fields)}")
                 continue
             fields.append("")
             values = self._getter(fields)

@@ -6,9 +6,10 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
-from typing import AsyncIterator, TextIO
+from typing import TextIO
 
 import asyncpg
 
@@ -76,8 +77,8 @@ class Progress:
 
 
 async def read_file(path: Path) -> AsyncIterator[bytes]:
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
+    with open(path, "rb") as f:  # noqa: ASYNC230 - each read runs in a thread
+        while chunk := await asyncio.to_thread(f.read, CHUNK):
             yield chunk
 
 

@@ -8,9 +8,9 @@ over ±infinity fail. The GraphQL scalars, the windows, ingest and the database 
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
-UTC = timezone.utc
+UTC = UTC
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 END = datetime(2100, 1, 1, tzinfo=UTC)  # exclusive
 FIRST_DAY = EARLIEST.date()

@@ -21,15 +21,36 @@ introspection query needs 3: types → fields → args), which stops
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from graphql import (
-    DirectiveNode, DocumentNode, FieldNode, FragmentDefinitionNode, FragmentSpreadNode, GraphQLError, GraphQLList,
-    GraphQLNamedType, GraphQLSchema, InlineFragmentNode, IntValueNode, ListValueNode, ObjectValueNode,
-    OperationDefinitionNode, SelectionSetNode, StringValueNode, ValueNode, VariableDefinitionNode, VariableNode,
-    Visitor, get_named_type, get_nullable_type, parse, validate, visit,
+    DirectiveNode,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    ListValueNode,
+    ObjectValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    StringValueNode,
+    ValueNode,
+    VariableDefinitionNode,
+    VariableNode,
+    Visitor,
+    get_named_type,
+    get_nullable_type,
+    parse,
+    validate,
+    visit,
 )
 from graphql.error import GraphQLSyntaxError
 from graphql.execution.values import get_variable_values
@@ -268,7 +289,8 @@ def _check_operation(walk: "Walk", settings: Settings) -> None:
     for code, actual, limit, message in (
         ("QUERY_TOO_DEEP", walk.depth, settings.max_depth,
          "the query is {actual} levels deep (Relay edges/node levels not counted); the limit is {limit}"),
-        ("TOO_MANY_ALIASES", walk.aliases, settings.max_aliases, "the query uses {actual} aliases; the limit is {limit}"),
+        ("TOO_MANY_ALIASES", walk.aliases, settings.max_aliases,
+         "the query uses {actual} aliases; the limit is {limit}"),
         ("TOO_MANY_DIRECTIVES", walk.directives, settings.max_directives,
          "the query uses {actual} directives; the limit is {limit}"),
         ("QUERY_TOO_COSTLY", walk.cost, settings.max_cost,

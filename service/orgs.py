@@ -92,8 +92,8 @@ def _when(value: datetime | None) -> str:
 
 
 def table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows)]
-    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip()
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
                      for line in (headers, *rows))
 
 

@@ -20,8 +20,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from graphql import (DocumentNode, FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode,
-                     OperationDefinitionNode, OperationType, SelectionSetNode)
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+)
 
 from .auth import Principal
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import asyncpg
 
@@ -32,7 +32,7 @@ class TokenUsage:
 
     def seen(self, principal: Principal) -> None:
         """Called once per successful authentication: a dict store, no I/O."""
-        self._seen[principal.token_id] = (principal.org_id, datetime.now(timezone.utc))
+        self._seen[principal.token_id] = (principal.org_id, datetime.now(UTC))
 
     async def flush(self, pool: asyncpg.Pool, connect_timeout_s: float, statement_timeout_ms: int) -> int:
         """Write what was seen, one statement per organization in one transaction; return the tokens written."""
@@ -60,5 +60,5 @@ class TokenUsage:
             await asyncio.sleep(interval_s)
             try:
                 await self.flush(pool, connect_timeout_s, statement_timeout_ms)
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
                 log.warning("could not record token use (kept for the next flush): %s", type(exc).__name__)

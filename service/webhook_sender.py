@@ -6,7 +6,7 @@ import base64
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 from standardwebhooks import Webhook
@@ -29,7 +29,7 @@ def new_secret() -> str:
 
 def signed_headers(secret: str, message_id: str, body: str, at: datetime | None = None) -> dict[str, str]:
     """webhook-id, webhook-timestamp and webhook-signature for `body`, signed now (or `at`)."""
-    at = at or datetime.now(timezone.utc)
+    at = at or datetime.now(UTC)
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(int(at.timestamp())),

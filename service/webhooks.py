@@ -19,7 +19,7 @@ import json
 import logging
 import random
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
@@ -142,7 +142,7 @@ class Worker:
     # --- one delivery ----------------------------------------------------------------------------
 
     async def _deliver(self, row: asyncpg.Record) -> None:
-        attempted_at = datetime.now(timezone.utc)
+        attempted_at = datetime.now(UTC)
         outcome = await webhook_sender.send(self._http, self.hooks, row["url"], row["secret"], row["message_id"],
                                             row["body"])
         delay = timedelta(seconds=backoff(row["attempts"], self.hooks.retry_base_s, self.hooks.retry_max_s))
@@ -182,7 +182,7 @@ class Worker:
             try:
                 conn = await db.connect(self.url, timeout=self.settings.db_connect_timeout_s)
                 lost = asyncio.Event()
-                conn.add_termination_listener(lambda _: lost.set())
+                conn.add_termination_listener(lambda _, lost=lost: lost.set())
                 for channel in CHANNELS:
                     await conn.add_listener(channel, lambda *_: self._wake.set())
                 self._wake.set()  # what was added while we were not listening
@@ -201,7 +201,7 @@ class Worker:
 
 def instant(at: datetime) -> str:
     """An instant as payloads write it (as steward.webhook_instant does): UTC, microseconds, Z."""
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def disabled_payload(row, reason: str) -> dict:
