@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, overload
 
 import strawberry
 
@@ -79,6 +79,14 @@ async def _person(info: strawberry.Info, pk: int | None) -> Person | None:
 
 async def _assignment(info: strawberry.Info, pk: int | None) -> OwnershipAssignment | None:
     return None if pk is None else OwnershipAssignment.from_row(await info.context.loaders.assignment.load(pk))
+
+
+@overload
+async def load_change(info: strawberry.Info, pk: int) -> OwnershipChange: ...
+
+
+@overload
+async def load_change(info: strawberry.Info, pk: None) -> None: ...
 
 
 async def load_change(info: strawberry.Info, pk: int | None) -> OwnershipChange | None:

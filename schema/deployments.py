@@ -235,6 +235,7 @@ class DeploymentFilter:
 
 @strawberry.enum(description="Sort keys for deployments; ties are broken by id.")
 class DeploymentOrderField(Enum):
+    _value_: str  # each member's value is the str given to enum_value
     NAME = strawberry.enum_value("name", description="Display name.")
     KEY = strawberry.enum_value("key", description="Deployment key.")
     LAUNCHED_AT = strawberry.enum_value("launched_at", description="Launch instant.")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, overload
 
 import strawberry
 
@@ -46,6 +46,14 @@ async def _deployment(info: strawberry.Info, pk: int) -> "Deployment":
     from .deployments import Deployment
 
     return Deployment.from_row(await info.context.loaders.deployment.load(pk))
+
+
+@overload
+async def _assignment(info: strawberry.Info, pk: int) -> OwnershipAssignment: ...
+
+
+@overload
+async def _assignment(info: strawberry.Info, pk: None) -> None: ...
 
 
 async def _assignment(info: strawberry.Info, pk: int | None) -> OwnershipAssignment | None:
@@ -303,6 +311,8 @@ class DeactivatePersonSuccess:
 
     @strawberry.field(description="What moved to whom: one entry per deployment handed to the successor.")
     async def handovers(self) -> list[Handover]:
+        if self.successor_pk is None:  # without a successor nothing was handed over (handed_pks is empty)
+            return []
         return [Handover(deployment_pk=d, person_pk=self.successor_pk, assignment_pk=a, change_pk=c)
                 for d, a, c in zip(self.handed_pks, self.started_pks, self.handover_change_pks, strict=True)]
 
@@ -363,9 +373,9 @@ async def deactivate_person(info: strawberry.Info, input: DeactivatePersonInput)
         periods = await w.db.fetch(HELD_PERIODS, person_id)  # again, under the locks
         now = await w.now()
         deactivated = await w.db.fetchval(DEACTIVATE, person_id, now) is not None
-        who = await w.actor() if periods else None
         change_ids, started_ids = [], []
         for period in periods:
+            who = await w.actor()  # (cached after the first period)
             await _close(w, period, now, reason)
             deployment_id = period["deployment_id"]
             started = None

@@ -1,6 +1,8 @@
 """The Query root."""
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 import strawberry
 
 from service import queries as q
@@ -16,8 +18,16 @@ from .people import OwnershipAssignment, Person, PersonFilter, people
 from .relay import Connection, Node, from_global_id
 from .windows import WindowInput
 
+
+class FromRow(Protocol):
+    """A node type: built from its loader's row."""
+
+    @classmethod
+    def from_row(cls, row: Any) -> Any: ...
+
+
 # global ID type -> (loader attribute, type)
-NODE_TYPES = {
+NODE_TYPES: dict[str, tuple[str, type[FromRow]]] = {
     "Organization": ("organization", Organization),
     "Deployment": ("deployment", Deployment),
     "Person": ("person", Person),

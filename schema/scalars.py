@@ -19,6 +19,7 @@ from graphql import SKIP, GraphQLError, ValuesOfCorrectTypeRule, specified_rules
 from graphql.utilities.validate_input_value import validate_input_literal
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import SchemaExtension
+from strawberry.types.scalar import ScalarDefinition
 
 from service.instants import DATE_RANGE, INSTANT_RANGE, comparable, date_problem, instant_problem
 
@@ -76,7 +77,8 @@ Date = strawberry.scalar(
 )
 
 # For strawberry.Schema(scalar_overrides=...): every `datetime` and `date` annotation uses these.
-INSTANT_SCALARS = {datetime: DateTime, date: Date}
+# keyed by object, as Schema's scalar_overrides takes (a Mapping's key type is invariant)
+INSTANT_SCALARS: dict[object, ScalarDefinition] = {datetime: DateTime, date: Date}
 
 
 class NamedValuesOfCorrectType(ValuesOfCorrectTypeRule):

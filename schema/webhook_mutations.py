@@ -251,7 +251,7 @@ async def test_webhook(info: strawberry.Info, input: TestWebhookInput):
     return await run(info, "testWebhook", ADMIN, input, work)
 
 
-test_webhook.__test__ = False  # not a pytest test
+test_webhook.__test__ = False  # type: ignore[attr-defined]  # not a pytest test (mypy: no function attributes)
 
 
 async def redeliver_webhook_delivery(info: strawberry.Info, input: RedeliverWebhookDeliveryInput):

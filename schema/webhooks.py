@@ -26,6 +26,7 @@ ADMIN = "admin"
 @strawberry.enum(description="What a webhook delivery is about. An endpoint subscribes to the first three; "
                              "WEBHOOK_TEST is sent by testWebhook only.")
 class WebhookEvent(Enum):
+    _value_: str  # each member's value is the str given to enum_value
     HEALTH_CHANGED = strawberry.enum_value(
         "HEALTH_CHANGED", description="A deployment's health status or reason set changed (payload type "
                                       "`health.changed`).")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 import asyncpg
 import strawberry
@@ -164,6 +164,14 @@ class Write:
             raise invalid(str(exc), field) from None
 
 
+@overload
+def text(value: str | None, field: str, *, required: Literal[True], limit: int = MAX_REASON) -> str: ...
+
+
+@overload
+def text(value: str | None, field: str, *, required: bool = False, limit: int = MAX_REASON) -> str | None: ...
+
+
 def text(value: str | None, field: str, *, required: bool = False, limit: int = MAX_REASON) -> str | None:
     """Trimmed text, or None when blank; required text must not be blank."""
     value = value.strip() if value is not None else None
@@ -262,7 +270,7 @@ def translate(exc: asyncpg.PostgresError) -> UserError | None:
             # the scalars refuse such input first: this is a row stored before the range was enforced
             return ValidationError(message=f"the change would keep a time outside the supported range "
                                            f"({INSTANT_RANGE}) that was stored before that range was enforced; "
-                                           "an operator must correct it", field=RANGE_FIELDS.get(constraint))
+                                           "an operator must correct it", field=RANGE_FIELDS.get(constraint or ""))
         return ValidationError(message=exc.message)
     if isinstance(exc, asyncpg.ForeignKeyViolationError):
         return NotFoundError(message="a referenced object does not exist in this organization")

@@ -16,7 +16,7 @@ import math
 import random
 import time
 from bisect import bisect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import accumulate
@@ -557,7 +557,7 @@ def apportion(total: int, weights: list[float]) -> list[int]:
     return parts
 
 
-def _pick(rng: random.Random, weighted: dict[str, float]) -> str:
+def _pick(rng: random.Random, weighted: Mapping[str, float]) -> str:
     return rng.choices(list(weighted), weights=list(weighted.values()))[0]
 
 
@@ -600,6 +600,8 @@ class Series:
                 s.addressable = a
         total = sum(s.addressable for s in inside)
         if resolved is None:
+            if rate is None:
+                raise TypeError("pin_window needs `resolved` or `rate`")
             resolved = round(rate * total)
         for s, r in zip(inside, apportion(resolved, [s.target * s.addressable for s in inside]), strict=True):
             assert r <= s.addressable
@@ -616,7 +618,8 @@ def _day(org: Org, dep: Deployment, today: date, n: int, rng: random.Random) -> 
     """Expected volume of day `n` split by coverage, with day-to-day jitter."""
     mix = dep.topics or {t.key: t.share for t in org.topics}
     factor = WEEKDAY_VOLUME[_weekday(today, n)] * rng.uniform(0.88, 1.12)
-    covered, uncovered = [], []
+    covered: list[tuple[str, str, float]] = []
+    uncovered: list[tuple[str, str, float]] = []
     for channel, (per_day, opened) in dep.channels.items():
         if (opened if opened is not None else dep.launched) < n:
             continue

@@ -9,7 +9,7 @@ from importlib.resources import files
 from typing import Any
 
 import asyncpg
-from graphql import DocumentNode, GraphQLError, OperationDefinitionNode, OperationType
+from graphql import DocumentNode, GraphQLError, GraphQLFormattedError, OperationDefinitionNode, OperationType
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
@@ -257,7 +257,7 @@ async def handle(request: Request, media_type: str, request_id: str) -> Response
     if op is OperationType.SUBSCRIPTION:
         raise limits.rejected("OPERATION_NOT_SUPPORTED", "subscriptions run over WebSocket at this path "
                               "(graphql-transport-ws, token in connection_init); see the README")
-    response = await execute(request, query, variables, operation_name, op, token, request_id, media_type)
+    response = await execute(request, query, variables, operation_name, operation, token, request_id, media_type)
     response.headers.update(rate)
     return response
 
@@ -275,7 +275,7 @@ async def rate_limited(request: Request, token: str) -> dict[str, str]:
 
 
 async def execute(request: Request, query: str, variables: dict | None, operation_name: str | None,
-                  op: OperationType | None, token: str, request_id: str, media_type: str) -> Response:
+                  operation: OperationDefinitionNode, token: str, request_id: str, media_type: str) -> Response:
     schema = request.app.state.schema
 
     settings = request.app.state.settings
@@ -290,10 +290,10 @@ async def execute(request: Request, query: str, variables: dict | None, operatio
         request.app.state.token_usage.seen(principal)
         # What the token may see, judged on the document (cached by text): refused, nothing runs.
         document = limits.parse_document(query, settings)
-        refused = scopes.refusal(document, selected_operation(document, operation_name), principal)
+        refused = scopes.refusal(document, operation, principal)
         if refused is not None:
             raise RequestError(403, refused.message, "FORBIDDEN", scope=refused.scope, field=".".join(refused.path))
-        async with conn.transaction(readonly=op is OperationType.QUERY):
+        async with conn.transaction(readonly=operation.operation is OperationType.QUERY):
             await db.scope_transaction(conn, principal.org_id, settings.statement_timeout_ms)
             context = Context(db=Db(conn), principal=principal, settings=settings, request=request,
                               request_id=request_id)
@@ -323,7 +323,7 @@ def result_body(result: Any, request_id: str, media_type: str) -> tuple[dict[str
     return body, 200
 
 
-def format_error(error: GraphQLError, request_id: str) -> dict:
+def format_error(error: GraphQLError, request_id: str) -> GraphQLFormattedError:
     """Expected errors keep their message and code; anything else is masked and logged with its stack."""
     formatted = _format_error(error, request_id)
     observability.record().error_codes.append(formatted["extensions"]["code"])
@@ -346,15 +346,16 @@ def database_error_code(exc: BaseException) -> str | None:
     return "SERVICE_UNAVAILABLE" if database_down(exc) else None
 
 
-def _format_error(error: GraphQLError, request_id: str) -> dict:
+def _format_error(error: GraphQLError, request_id: str) -> GraphQLFormattedError:
     original = error.original_error
     formatted = error.formatted
     if original is None or isinstance(original, GraphQLError):  # written for callers, e.g. variable coercion
         formatted["message"] = limits.without_suggestions(formatted["message"])
-        code = "GRAPHQL_VALIDATION_FAILED" if original is None else "BAD_USER_INPUT"
-        formatted.setdefault("extensions", {}).setdefault("code", code)
+        formatted.setdefault("extensions", {}).setdefault(
+            "code", "GRAPHQL_VALIDATION_FAILED" if original is None else "BAD_USER_INPUT")
         return formatted
-    if isinstance(getattr(original, "extensions", None), dict) and "code" in original.extensions:
+    extensions = getattr(original, "extensions", None)
+    if isinstance(extensions, dict) and "code" in extensions:
         return formatted
     code = database_error_code(original)
     if code is None:
@@ -362,7 +363,7 @@ def _format_error(error: GraphQLError, request_id: str) -> dict:
                   extra={"fields": {"request_id": request_id, "path": error.path}})
         code = "INTERNAL_SERVER_ERROR"
     message = DATABASE_ERRORS.get(code, observability.INTERNAL_ERROR)
-    masked = {"message": message, "extensions": {"code": code, "requestId": request_id}}
+    masked: GraphQLFormattedError = {"message": message, "extensions": {"code": code, "requestId": request_id}}
     if error.path:
         masked["path"] = error.path
     if error.locations:

@@ -25,15 +25,24 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
-from graphql import GraphQLError, OperationType
+from graphql import GraphQLError, GraphQLFormattedError, OperationType
 from starlette.websockets import WebSocket
+from strawberry import Schema
 from strawberry.asgi import GraphQL
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    ErrorMessage,
+    Message,
+    NextMessagePayload,
+    SubscribeMessage,
+)
+from strawberry.types import ExecutionResult
 from strawberry.utils.aio import aclosing
 
 from . import limits
@@ -102,11 +111,11 @@ def token_of(payload: dict[str, Any]) -> str | None:
     return token.strip() if isinstance(token, str) and token.strip() else None
 
 
-def error_message(operation_id: str, errors: list[dict[str, Any]]) -> dict[str, Any]:
+def error_message(operation_id: str, errors: list[GraphQLFormattedError]) -> ErrorMessage:
     return {"id": operation_id, "type": "error", "payload": errors}
 
 
-class StewardOperation(Operation):
+class StewardOperation(Operation[Connection, None]):
     """Strawberry's operation, with errors formatted (and masked) as over HTTP."""
 
     __slots__ = ()
@@ -115,18 +124,16 @@ class StewardOperation(Operation):
         request_id = self.handler.context.request_id
         await self.send_operation_message(error_message(self.id, [format_error(e, request_id) for e in errors]))
 
-    async def send_next(self, execution_result) -> None:
-        payload: dict[str, Any] = {"data": execution_result.data}
+    async def send_next(self, execution_result: ExecutionResult) -> None:
+        payload: NextMessagePayload = {"data": execution_result.data}
         if execution_result.errors:
             request_id = self.handler.context.request_id
             payload["errors"] = [format_error(e, request_id) for e in execution_result.errors]
         await self.send_operation_message({"id": self.id, "type": "next", "payload": payload})
 
 
-class Handler(BaseGraphQLTransportWSHandler):
+class Handler(BaseGraphQLTransportWSHandler[Connection, None]):
     """graphql-transport-ws, authenticated in connection_init, limited, pinged."""
-
-    context: Connection
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -134,7 +141,7 @@ class Handler(BaseGraphQLTransportWSHandler):
         self.settings: Settings = self.app_state.settings
         self.pinger: asyncio.Task | None = None
 
-    async def handle_connection_init(self, message: dict) -> None:
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         if self.connection_timed_out:
             return
         if self.connection_init_timeout_task:
@@ -171,6 +178,20 @@ class Handler(BaseGraphQLTransportWSHandler):
         self.connection_acknowledged = True
         self.pinger = asyncio.create_task(self.keep_alive())
 
+    @property
+    def principal(self) -> Principal:
+        """The connection's principal, set before connection_ack (so before any subscribe is accepted)."""
+        if self.context.principal is None:
+            raise RuntimeError("the connection is not authenticated yet")
+        return self.context.principal
+
+    @property
+    def token(self) -> str:
+        """The connection's token, set with its principal."""
+        if self.context.token is None:
+            raise RuntimeError("the connection is not authenticated yet")
+        return self.context.token
+
     async def authenticate(self, token: str) -> Principal | None:
         async with self.app_state.pool.acquire(timeout=self.settings.db_connect_timeout_s) as conn:
             return await authenticate(conn, token)
@@ -184,7 +205,7 @@ class Handler(BaseGraphQLTransportWSHandler):
         while True:
             await asyncio.sleep(self.settings.ws_ping_interval_s)
             try:
-                principal = await self.authenticate(self.context.token)
+                principal = await self.authenticate(self.token)
             except Exception as exc:  # the database is away: keep the connection, check next time
                 log.warning("could not re-check a subscriber's token: %s", type(exc).__name__)
                 principal = self.context.principal
@@ -200,7 +221,7 @@ class Handler(BaseGraphQLTransportWSHandler):
                 await self.pinger
         await super().shutdown()
 
-    async def send_message(self, message: dict) -> None:
+    async def send_message(self, message: Message) -> None:
         try:
             async with asyncio.timeout(self.settings.ws_send_timeout_s):
                 await self.websocket.send_json(message)
@@ -209,17 +230,19 @@ class Handler(BaseGraphQLTransportWSHandler):
             raise SlowConsumer(f"the client did not take a message within {self.settings.ws_send_timeout_s:g}s"
                                ) from None
 
-    async def handle_message(self, message: dict) -> None:
+    async def handle_message(self, message: Message) -> None:
         try:
             await super().handle_message(message)
         except SlowConsumer:
             raise WebSocketDisconnected from None  # the client is not reading: end the connection
 
-    async def handle_subscribe(self, message: dict) -> None:
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
         if not self.connection_acknowledged:
             await self.websocket.close(4401, "Unauthorized")
             return
-        operation_id, payload = message.get("id"), message.get("payload")
+        # the message is the client's JSON, not yet checked against SubscribeMessage
+        operation_id: object = message.get("id")
+        payload: object = message.get("payload")
         if not isinstance(operation_id, str) or not isinstance(payload, dict):
             await self.websocket.close(4400, "subscribe needs a string `id` and an object `payload`")
             return
@@ -231,10 +254,10 @@ class Handler(BaseGraphQLTransportWSHandler):
         except limits.QueryRejected as exc:
             await self.send_message(error_message(operation_id, exc.errors))
             return
-        settings, principal = self.settings, self.context.principal
+        settings, principal = self.settings, self.principal
         limiter = self.app_state.rate_limiter  # a subscribe counts as a request against the token's rate
         if limiter is not None:
-            verdict = await limiter.hit(self.context.token)
+            verdict = await limiter.hit(self.token)
             if not verdict.allowed:
                 await self.send_message(error_message(operation_id, limits.rejected(
                     "RATE_LIMITED", f"too many requests for this token (limit {verdict.limit} per window); "
@@ -257,7 +280,8 @@ class Handler(BaseGraphQLTransportWSHandler):
 
     async def checked(self, payload: dict) -> tuple[str, dict | None, str | None]:
         """The subscription to run, after the same checks as over HTTP; QueryRejected if it may not run."""
-        settings, schema = self.settings, self.schema._schema
+        # the view is built with a strawberry.Schema, which BaseSchema does not declare `_schema` on
+        settings, schema = self.settings, cast(Schema, self.schema)._schema
         try:
             payload = await self.app_state.documents.resolve(payload, self.app_state.pool,
                                                              settings.db_connect_timeout_s)
@@ -283,9 +307,9 @@ class Handler(BaseGraphQLTransportWSHandler):
         limits.check_variables(operation, variables, schema)
         return query, variables, operation_name
 
-    async def run_operation(self, operation: Operation) -> None:
+    async def run_operation(self, operation: Operation[Connection, None]) -> None:
         """One subscription with a Context of its own, counted against its token until it ends."""
-        principal = self.context.principal
+        principal = self.principal
         context = Context(db=Db(None), principal=principal, settings=self.settings,
                           request_id=self.context.request_id,
                           extra={"live": self.app_state.live, "websocket": self.context.websocket})
@@ -309,7 +333,7 @@ class Handler(BaseGraphQLTransportWSHandler):
             self.app_state.subscription_counts.give_back(principal.token_id)
 
 
-class GraphQLWebSocket(GraphQL):
+class GraphQLWebSocket(GraphQL[Connection, None]):
     """Strawberry's ASGI view, for WebSocket handshakes only, speaking graphql-transport-ws only."""
 
     graphql_transport_ws_handler_class = Handler
@@ -319,7 +343,9 @@ class GraphQLWebSocket(GraphQL):
                          connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_s),
                          max_subscriptions_per_connection=None, allowed_origins=settings.cors_origins)
 
-    async def get_context(self, request: WebSocket, response: WebSocket) -> Connection:
+    # this view serves WebSocket handshakes only (graphql_websocket), never an HTTP request: hence the
+    # narrower argument types than GraphQL.get_context's (Request | WebSocket, Response | WebSocket)
+    async def get_context(self, request: WebSocket, response: WebSocket) -> Connection:  # type: ignore[override]
         return Connection(request, request.app.state.settings, uuid.uuid4().hex)
 
 

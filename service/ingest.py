@@ -28,6 +28,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
+from typing import Any
 
 import asyncpg
 
@@ -44,7 +45,8 @@ MAX_EXTERNAL_ID = 200
 MAX_LINE_BYTES = 1 << 20  # a line this long without its newline is rejected, not buffered
 
 # The C scanner behind json.loads, without its Python wrapper; json.loads reports errors.
-_scan = json.JSONDecoder().scan_once
+# (typeshed does not declare `scan_once`, which JSONDecoder.__init__ sets)
+_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 _topic_key = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}\Z").match
 _fromiso = datetime.fromisoformat
 _BOOLS = {True: True, False: False, "true": True, "false": False, "TRUE": True, "FALSE": False,
@@ -213,7 +215,7 @@ class RowValidator:
     def __init__(self, deployments: list[tuple[int, str]], topics: list[str]):
         self.by_key = {key: dep_id for dep_id, key in deployments}
         # deploymentId arrives as a JSON number or a CSV string
-        self.by_id = {dep_id: dep_id for dep_id, _ in deployments}
+        self.by_id: dict[int | str, int] = {dep_id: dep_id for dep_id, _ in deployments}
         self.by_id.update({str(dep_id): dep_id for dep_id, _ in deployments})
         self.topics = set(topics)  # known or already validated keys
         self.new_topics: set[str] = set()
@@ -273,19 +275,19 @@ class RowValidator:
     def problems(self, line: int, values: tuple) -> tuple[Reject, ...]:
         """Every field at fault in a rejected row, not only the first: `row` runs again with each field
         found at fault replaced by a valid stand-in, until it passes; nothing of the row is kept."""
-        values = list(values)
+        current = list(values)
         topics, new_topics = set(self.topics), set(self.new_topics)
         found: list[Reject] = []
-        for _ in range(len(values)):
+        for _ in range(len(current)):
             try:
-                self.row(line, *values)
+                self.row(line, *current)
                 break
             except Reject as exc:
                 if exc.field is None or any(f.field == exc.field for f in found):
                     found.append(exc)
                     break
                 found.append(exc)
-                self._stand_in(values, exc.field)
+                self._stand_in(current, exc.field)
         self.topics, self.new_topics = topics, new_topics
         return tuple(found)
 
@@ -419,7 +421,7 @@ class NdjsonParser(Parser):
     def _block(self, block: bytes) -> list[tuple]:
         lines = self._decode(block).split("\n")
         lines.pop()  # the block ends with a newline
-        out = []
+        out: list[tuple] = []
         append = out.append
         scan = _scan
         row = self.validator.row
@@ -502,7 +504,7 @@ class CsvParser(Parser):
         self._getter = itemgetter(*[names.index(c) if c in names else self._width for c in COLUMNS])
 
     def _rows(self, text: str) -> list[tuple]:
-        out = []
+        out: list[tuple] = []
         append = out.append
         row = self.validator.row
         base = self.line

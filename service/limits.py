@@ -52,7 +52,7 @@ from graphql import (
     validate,
     visit,
 )
-from graphql.error import GraphQLSyntaxError
+from graphql.error import GraphQLFormattedError, GraphQLSyntaxError
 from graphql.execution.values import get_variable_values
 from graphql.language import Lexer, Source, TokenKind
 from graphql.type import SchemaMetaFieldDef, TypeMetaFieldDef, TypeNameMetaFieldDef
@@ -71,7 +71,7 @@ META_FIELDS = {"__schema": SchemaMetaFieldDef, "__type": TypeMetaFieldDef, "__ty
 class QueryRejected(Exception):
     """The document failed parsing, a limit or validation; `errors` are GraphQL errors for the caller."""
 
-    def __init__(self, errors: list[dict[str, Any]]):
+    def __init__(self, errors: list[GraphQLFormattedError]):
         super().__init__(errors[0]["message"])
         self.errors = errors
 
@@ -178,8 +178,8 @@ def check_text(document: DocumentNode, variables: dict[str, Any] | None) -> None
         raise QueryRejected(errors[:MAX_TEXT_ERRORS])
 
 
-def _text_error(message: str, field: str, location: tuple[int, int] | None = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"message": message, "extensions": {"code": "BAD_USER_INPUT", "field": field}}
+def _text_error(message: str, field: str, location: tuple[int, int] | None = None) -> GraphQLFormattedError:
+    error: GraphQLFormattedError = {"message": message, "extensions": {"code": "BAD_USER_INPUT", "field": field}}
     if location is not None:
         error["locations"] = [{"line": location[0], "column": location[1]}]
     return error
@@ -266,7 +266,7 @@ class _Arguments(Visitor):
                 self.value(item, f"{path}[{index}]", what)
 
 
-def _graphql_error(error: GraphQLError, code: str) -> dict[str, Any]:
+def _graphql_error(error: GraphQLError, code: str) -> GraphQLFormattedError:
     formatted = error.formatted
     formatted["message"] = without_suggestions(formatted["message"])
     formatted.setdefault("extensions", {})["code"] = code
@@ -398,9 +398,9 @@ class Walk:
         if definition is None or not {"first", "last"} & definition.args.keys():
             return None
         sizes = [self.int_value(a.value) for a in node.arguments or () if a.name.value in ("first", "last")]
-        sizes = [s for s in sizes if s is not None]
-        if sizes:
-            return max(0, max(sizes))
+        given = [s for s in sizes if s is not None]
+        if given:
+            return max(0, max(given))
         default = definition.args["first"].default_value if "first" in definition.args else None
         return default if isinstance(default, int) and not isinstance(default, bool) else DEFAULT_PAGE_SIZE
 

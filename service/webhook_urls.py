@@ -10,6 +10,7 @@ import asyncio
 import ipaddress
 import socket
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlsplit
 
 MAX_URL_LENGTH = 2000
@@ -94,7 +95,8 @@ async def resolve(host: str, port: int) -> tuple[Address, ...]:
         raise UnsafeUrl(f"url's host {host!r} does not resolve") from None
     found = []
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])  # a scope id (fe80::1%eth0) is no address
+        host_part = cast(str, info[4][0])  # an IPv4/IPv6 sockaddr's host is a str (typeshed: str | int)
+        address = ipaddress.ip_address(host_part.split("%", 1)[0])  # a scope id (fe80::1%eth0) is no address
         if address not in found:
             found.append(address)
     if not found:

@@ -143,6 +143,8 @@ class Worker:
 
     async def _deliver(self, row: asyncpg.Record) -> None:
         attempted_at = datetime.now(UTC)
+        if self._http is None:  # _run opens the client before it claims anything
+            raise RuntimeError("webhook delivery before the HTTP client was opened")
         outcome = await webhook_sender.send(self._http, self.hooks, row["url"], row["secret"], row["message_id"],
                                             row["body"])
         delay = timedelta(seconds=backoff(row["attempts"], self.hooks.retry_base_s, self.hooks.retry_max_s))
