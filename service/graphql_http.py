@@ -257,7 +257,8 @@ async def handle(request: Request, media_type: str, request_id: str) -> Response
     if op is OperationType.SUBSCRIPTION:
         raise limits.rejected("OPERATION_NOT_SUPPORTED", "subscriptions run over WebSocket at this path "
                               "(graphql-transport-ws, token in connection_init); see the README")
-    response = await execute(request, query, variables, operation_name, operation, token, request_id, media_type)
+    response = await execute(request, query, variables, operation_name, document, operation, token, request_id,
+                             media_type)
     response.headers.update(rate)
     return response
 
@@ -275,7 +276,8 @@ async def rate_limited(request: Request, token: str) -> dict[str, str]:
 
 
 async def execute(request: Request, query: str, variables: dict | None, operation_name: str | None,
-                  operation: OperationDefinitionNode, token: str, request_id: str, media_type: str) -> Response:
+                  document: DocumentNode, operation: OperationDefinitionNode, token: str, request_id: str,
+                  media_type: str) -> Response:
     schema = request.app.state.schema
 
     settings = request.app.state.settings
@@ -288,8 +290,7 @@ async def execute(request: Request, query: str, variables: dict | None, operatio
                                {"www-authenticate": 'Bearer error="invalid_token"'})
         observability.record().token_id = principal.token_id
         request.app.state.token_usage.seen(principal)
-        # What the token may see, judged on the document (cached by text): refused, nothing runs.
-        document = limits.parse_document(query, settings)
+        # What the token may see, judged on the document parsed above: refused, nothing runs.
         refused = scopes.refusal(document, operation, principal)
         if refused is not None:
             raise RequestError(403, refused.message, "FORBIDDEN", scope=refused.scope, field=".".join(refused.path))
