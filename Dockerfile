@@ -49,7 +49,7 @@ COPY --from=builder /dist /tmp/dist
 RUN pip install --no-cache-dir --no-deps /tmp/dist/steward-*.whl \
  && rm -rf /tmp/dist \
  && pip check \
- && python -c "import service.app, schema; from service.migrate import migrations; assert migrations()"
+ && python -c "import service.app, schema; from service.db.migrate import migrations; assert migrations()"
 
 # No embedded PostgreSQL in a container: its data would vanish with the container.
 ENV STEWARD_REQUIRE_DATABASE_URL=1 \

@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-embedded", action="store_true")
     args = parser.parse_args(argv)
     if not (ROOT / "service" / "demo.py").exists():
-        print("demo_time: service/demo.py is missing: `steward demo` cannot be measured yet")
+        print("demo_time: service/demo/dataset.py is missing: `steward demo` cannot be measured yet")
         return 0
     base = {k: v for k, v in os.environ.items() if not k.startswith("STEWARD_") and k != "DATABASE_URL"}
     results = []
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             if (data / "pgdata" / "postmaster.pid").exists():
                 # `steward serve` stops the cluster it started when it exits; this is a safety net
-                from service.embedded import EmbeddedPostgres
+                from service.db.embedded import EmbeddedPostgres
 
                 EmbeddedPostgres(data / "pgdata", int(env["STEWARD_EMBEDDED_PORT"])).stop()
             shutil.rmtree(data, ignore_errors=True)

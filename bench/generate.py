@@ -4,7 +4,7 @@
                                        [--db steward_bench] [--conversations 10000000] [--force]
 
 Creates the database on the server at --url (a superuser or database-owner
-connection), runs the migrations (service.migrate), then loads with
+connection), runs the migrations (service.db.migrate), then loads with
 `copy_records_to_table`: 20 organizations, 1,000 deployments, 5,000 people,
 200 topics (10 per org), workflows with active periods, ownership histories
 with handovers and gaps, 200,000 workflow updates, 20,000 reviews and
@@ -46,8 +46,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from service.db import connect
-from service.migrate import migrate
+from service.db.pool import connect
+from service.db.migrate import migrate
 
 UTC = timezone.utc
 SEED = 20261124

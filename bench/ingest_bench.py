@@ -34,10 +34,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from gen_conversations import TOPICS, rows, write  # noqa: E402
 
-from service import db, ingest  # noqa: E402
+from service import ingest  # noqa: E402
+
+from service.db import pool as db
 from service.auth import create_token  # noqa: E402
 from service.config import Settings  # noqa: E402
-from service.migrate import migrate  # noqa: E402
+from service.db.migrate import migrate  # noqa: E402
 
 DEPLOYMENTS = [("concierge", ["CHAT", "EMAIL", "SMS"]), ("assistant", ["CHAT", "EMAIL"]),
                ("helpdesk", ["CHAT", "VOICE"]), ("returns-bot", ["CHAT", "SOCIAL"]),
@@ -149,7 +151,7 @@ async def via_http(port: int, token: str, path: Path, content_type: str) -> tupl
 
 def via_cli(url: str, path: Path) -> tuple[float, dict]:
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "service.ingest_cli", str(path), "--org", SLUG], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "service.ingest.cli", str(path), "--org", SLUG], cwd=ROOT,
                           env={**os.environ, "DATABASE_URL": url}, capture_output=True, text=True)
     elapsed = time.perf_counter() - t0
     if proc.returncode not in (0, 1):

@@ -50,7 +50,7 @@ import httpx
 import psutil
 
 from bench.generate import DEFAULT_DB, DEFAULT_SERVER, LARGE_ORGS, with_database
-from service.db import SERVER_SETTINGS, connect, scope_transaction
+from service.db.pool import SERVER_SETTINGS, connect, scope_transaction
 
 ROOT = Path(__file__).resolve().parent.parent
 PGL_DIR = ROOT / "bench" / "postgraphile"
@@ -505,7 +505,7 @@ async def capture(db_url: str, org: Org, query: str, variables: dict | None = No
     from schema import schema
     from service.auth import authenticate
     from service.config import Settings
-    from service.context import Context, Db
+    from schema.context import Context, Db
 
     settings = Settings()
     conn = await connect(db_url)
@@ -826,7 +826,7 @@ def _f(x: float | None) -> str:
 async def run(args: argparse.Namespace) -> int:
     db_url = with_database(args.url, args.db)
     (ROOT / "bench" / ".data").mkdir(exist_ok=True)
-    from service.migrate import migrate
+    from service.db.migrate import migrate
 
     conn = await connect(db_url)
     try:

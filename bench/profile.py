@@ -31,7 +31,7 @@ from pathlib import Path
 
 from bench.generate import DEFAULT_DB, DEFAULT_SERVER, with_database
 from bench.load import STEWARD, STATEMENT_TIMEOUT_MS, load_world, make_tokens, to_global_id
-from service.db import connect, scope_transaction
+from service.db.pool import connect, scope_transaction
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,7 +74,7 @@ async def run_once(db_url: str, org, query: str, variables: dict | None, profile
     from schema import schema
     from service.auth import authenticate
     from service.config import Settings
-    from service.context import Context, Db
+    from schema.context import Context, Db
 
     conn = await connect(db_url)
     try:

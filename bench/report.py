@@ -18,7 +18,7 @@ from pathlib import Path
 import psutil
 
 from bench.generate import DEFAULT_DB, DEFAULT_SERVER, with_database
-from service.db import connect
+from service.db.pool import connect
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / ".data"

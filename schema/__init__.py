@@ -7,11 +7,11 @@ from typing import Any
 import strawberry
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 
-from .arguments import describe_arguments
-from .mutations import Mutation
-from .query import Query
-from .scalars import INSTANT_SCALARS, NameLiteralErrors
-from .subscriptions import Subscription
+from schema.arguments import describe_arguments
+from schema.mutations import Mutation
+from schema.query import Query
+from schema.scalars import INSTANT_SCALARS, NameLiteralErrors
+from schema.subscriptions import Subscription
 
 # Dashboards send the same few documents over and over: parse and validate each
 # once. Bounded, and passed as factories so no instance is shared by requests.

@@ -1,4 +1,4 @@
 """Print the SDL: `python -m schema > schema.graphql`."""
-from . import schema
+from schema import schema
 
 print(schema.as_str())

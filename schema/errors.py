@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import strawberry
 
-from service.instants import INSTANT_RANGE
+from schema.instants import INSTANT_RANGE
 
 
 class ApiError(Exception):

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from .errors import stored_out_of_range
-from .windows import Window
+from schema.errors import stored_out_of_range
+from schema.windows import Window
 
 if TYPE_CHECKING:
-    from .activity import Topic
+    from schema.activity.types import Topic
 
 
 @strawberry.type(description="Every window metric of one deployment (see the metric definitions in README).")
@@ -94,8 +94,8 @@ class TopicOpportunity:
     topic_id: strawberry.Private[int]
 
     @strawberry.field(description="The conversation type.")
-    async def topic(self, info: strawberry.Info) -> Annotated["Topic", strawberry.lazy(".activity")]:
-        from .activity import Topic
+    async def topic(self, info: strawberry.Info) -> Annotated["Topic", strawberry.lazy("schema.activity.types")]:
+        from schema.activity.types import Topic
 
         return Topic.from_row(await info.context.loaders.topic.load(self.topic_id))
 

@@ -12,19 +12,15 @@ from typing import Annotated
 
 import strawberry
 
-from . import activity_mutations as activity
-from . import admin_mutations as admin
-from . import escalation_mutations as escalation
-from . import owners_mutations as owners
-from . import people_mutations as people
-from . import webhook_mutations as hooks
-from .activity_mutations import (
+from schema.activity import mutations as activity
+from schema.activity.mutations import (
     RecordReviewInput,
     RecordReviewPayload,
     RecordWorkflowUpdateInput,
     RecordWorkflowUpdatePayload,
 )
-from .admin_mutations import (
+from schema.deployments import mutations as admin
+from schema.deployments.mutations import (
     CreateDeploymentInput,
     CreateDeploymentPayload,
     SetHealthPolicyInput,
@@ -32,13 +28,15 @@ from .admin_mutations import (
     UpdateDeploymentInput,
     UpdateDeploymentPayload,
 )
-from .escalation_mutations import (
+from schema.health import mutations as escalation
+from schema.health.mutations import (
     AcknowledgeHealthEventInput,
     AcknowledgeHealthEventPayload,
     SetEscalationContactInput,
     SetEscalationContactPayload,
 )
-from .owners_mutations import (
+from schema.ownership import mutations as owners
+from schema.ownership.mutations import (
     AssignOwnerInput,
     AssignOwnerPayload,
     DeactivatePersonInput,
@@ -46,8 +44,10 @@ from .owners_mutations import (
     UnassignOwnerInput,
     UnassignOwnerPayload,
 )
-from .people_mutations import CreatePersonInput, CreatePersonPayload, UpdatePersonInput, UpdatePersonPayload
-from .webhook_mutations import (
+from schema.people import mutations as people
+from schema.people.mutations import CreatePersonInput, CreatePersonPayload, UpdatePersonInput, UpdatePersonPayload
+from schema.webhooks import mutations as hooks
+from schema.webhooks.mutations import (
     CreateWebhookInput,
     CreateWebhookPayload,
     DeleteWebhookInput,

@@ -5,18 +5,17 @@ from typing import Any, Protocol
 
 import strawberry
 
-from service import queries as q
-
-from .activity import Review, Topic, Workflow, WorkflowUpdate, WorkflowUpdateFilter, workflow_updates
-from .audit import AuditLogFilter, OwnershipChange, audit_log
-from .deployments import Deployment, DeploymentFilter, DeploymentOrder, deployments
-from .errors import bad_input, not_found
-from .health_events import HealthEvent
-from .metrics import OwnershipSummary
-from .organizations import Organization, org_id_for, ownership_summary
-from .people import OwnershipAssignment, Person, PersonFilter, people
-from .relay import Connection, Node, from_global_id
-from .windows import WindowInput
+from schema import queries as q
+from schema.activity.types import Review, Topic, Workflow, WorkflowUpdate, WorkflowUpdateFilter, workflow_updates
+from schema.deployments.types import Deployment, DeploymentFilter, DeploymentOrder, deployments
+from schema.errors import bad_input, not_found
+from schema.health.events import HealthEvent
+from schema.metrics import OwnershipSummary
+from schema.organizations.types import Organization, org_id_for, ownership_summary
+from schema.ownership.audit import AuditLogFilter, OwnershipChange, audit_log
+from schema.people.types import OwnershipAssignment, Person, PersonFilter, people
+from schema.relay import Connection, Node, from_global_id
+from schema.windows import WindowInput
 
 
 class FromRow(Protocol):

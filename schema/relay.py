@@ -12,9 +12,8 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 
-from service.text import text_problem
-
-from .errors import bad_input, not_found
+from schema.errors import bad_input, not_found
+from schema.text import text_problem
 
 T = TypeVar("T")
 

@@ -1,4 +1,4 @@
-"""`Date` and `DateTime` with the supported range (service/instants.py) checked at the door.
+"""`Date` and `DateTime` with the supported range (schema/instants.py) checked at the door.
 
 Same names and formats as Strawberry's built-ins (ISO 8601 in, `isoformat()` out), so callers see
 no change inside the range; outside it, and for unparsable values or offsets that overflow, the
@@ -21,7 +21,7 @@ from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import SchemaExtension
 from strawberry.types.scalar import ScalarDefinition
 
-from service.instants import DATE_RANGE, INSTANT_RANGE, comparable, date_problem, instant_problem
+from schema.instants import DATE_RANGE, INSTANT_RANGE, comparable, date_problem, instant_problem
 
 T = TypeVar("T")
 RFC_3339 = "https://datatracker.ietf.org/doc/html/rfc3339"

@@ -1,17 +1,16 @@
-"""The Subscription root: live events of the token's organization, over WebSocket (service/graphql_ws.py)."""
+"""The Subscription root: live events of the token's organization, over WebSocket (service/http/websocket.py)."""
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 
 import strawberry
 
-from service import db
-from service.context import Context, Db
-from service.event_hub import HEALTH_CHANGED, SQL
-from service.loaders import Loaders
-
-from .errors import not_found
-from .health_events import HealthEvent
+from schema.context import Context, Db
+from schema.errors import not_found
+from schema.health.events import HealthEvent
+from schema.loaders import Loaders
+from service.db import pool as db
+from service.events.hub import HEALTH_CHANGED, SQL
 
 Info = strawberry.Info[Context, None]
 

@@ -6,10 +6,9 @@ from datetime import date, timedelta
 
 import strawberry
 
-from service import queries as q
-from service.instants import date_problem
-
-from .errors import bad_input
+from schema import queries as q
+from schema.errors import bad_input
+from schema.instants import date_problem
 
 MAX_WINDOW_DAYS = 3660
 

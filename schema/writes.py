@@ -8,7 +8,7 @@ answer to an idempotency key can be stored as JSON and replayed.
 
 Each mutation names the deployments whose health it may have changed (`Write.touch`,
 `touched_people`, `touched_org`); at the end of its work, inside the savepoint, the
-health events those changes cause are appended (service/health_events.py), so they
+health events those changes cause are appended (schema/health/record.py), so they
 commit or roll back with the write.
 """
 from __future__ import annotations
@@ -22,12 +22,13 @@ import asyncpg
 import strawberry
 from strawberry.utils.str_converters import to_snake_case
 
-from service import audit, health_events, idempotency
-from service.instants import INSTANT_RANGE, instant_problem
-from service.loaders import Loaders
-
-from .errors import ApiError, ConflictError, NotFoundError, PermissionError, UserError, ValidationError
-from .relay import from_global_id
+from schema import idempotency
+from schema.errors import ApiError, ConflictError, NotFoundError, PermissionError, UserError, ValidationError
+from schema.health import record as health_events
+from schema.instants import INSTANT_RANGE, instant_problem
+from schema.loaders import Loaders
+from schema.ownership import log as audit
+from schema.relay import from_global_id
 
 # How far in the future a caller's effectiveAt may be (its clock ahead of ours); it then counts as now.
 CLOCK_SKEW = timedelta(minutes=1)
@@ -104,7 +105,7 @@ class Write:
             self.touched[deployment_id] = change_id
 
     async def record_health(self) -> None:
-        """Append the health events the work caused, in its transaction (service/health_events.py)."""
+        """Append the health events the work caused, in its transaction (schema/health/record.py)."""
         touched = dict(self.touched)
         if self.touched_people:
             for pk in await health_events.owned_by(self.db, sorted(self.touched_people)):

@@ -11,22 +11,25 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from . import db, evaluator, rate_limit, tracing
-from .config import Settings
-from .documents import PersistedDocuments
-from .event_hub import EventHub
-from .health import healthz, readyz
-from .observability import Metrics, RequestMiddleware, metrics_endpoint
-from .token_usage import TokenUsage
-from .webhooks import Worker
+from service import tracing
+from service.config import Settings
+from service.db import pool as db
+from service.events import evaluator
+from service.events.hub import EventHub
+from service.events.webhook_worker import Worker
+from service.http import rate_limit
+from service.http.documents import PersistedDocuments
+from service.http.health import healthz, readyz
+from service.http.observability import Metrics, RequestMiddleware, metrics_endpoint
+from service.http.token_usage import TokenUsage
 
 log = logging.getLogger("steward.app")
 
 
 def create_app(settings: Settings, database_url: str) -> Starlette:
-    from .graphql_http import graphql_endpoint
-    from .graphql_ws import GraphQLWebSocket, Live, TokenCounts, graphql_websocket
-    from .ingest_http import ingest_conversations
+    from service.http.graphql import graphql_endpoint
+    from service.http.ingest import ingest_conversations
+    from service.http.websocket import GraphQLWebSocket, Live, TokenCounts, graphql_websocket
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -71,7 +74,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         routes=[
             # Every method reaches the endpoint, which answers 405 with a GraphQL error body.
             Route("/graphql", graphql_endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
-            WebSocketRoute("/graphql", graphql_websocket),  # subscriptions (service/graphql_ws.py)
+            WebSocketRoute("/graphql", graphql_websocket),  # subscriptions (service/http/websocket.py)
             Route("/ingest/conversations", ingest_conversations, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),

@@ -12,12 +12,12 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from . import orgs
-from .config import ConfigError, Settings
-from .db import connect
-from .ingest_cli import add_parser as add_import_parser
-from .ingest_cli import cmd_import
-from .migrate import MigrationError, migrate
+from service import orgs
+from service.config import ConfigError, Settings
+from service.db.migrate import MigrationError, migrate
+from service.db.pool import connect
+from service.ingest.cli import add_parser as add_import_parser
+from service.ingest.cli import cmd_import
 
 
 def say(message: str) -> None:
@@ -31,7 +31,7 @@ def database(settings: Settings) -> Iterator[str]:
         say("steward: using PostgreSQL at DATABASE_URL")
         yield settings.database_url
         return
-    from .embedded import (
+    from service.db.embedded import (
         EmbeddedPostgres,  # an extra: a clear ConfigError when it is not installed
     )
 
@@ -64,8 +64,8 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from .demo import load_demo, print_reference_figures
-    from .demo_gaps import print_gap_ledger
+    from service.demo.dataset import load_demo, print_reference_figures
+    from service.demo.gaps import print_gap_ledger
 
     with database(settings) as url:
         asyncio.run(_migrate(url))
@@ -103,7 +103,7 @@ DEMO_TOKENS = (("read", "read"), ("write", "read,write:owners,write:activity"))
 
 async def _demo_tokens(url: str, slugs: tuple[str, ...]) -> list[tuple[int, str, str, str, str]]:
     """A read token and a write token for each demo organization: (id, slug, kind, scopes, token)."""
-    from .auth import create_token
+    from service.auth import create_token
 
     conn = await connect(url)
     try:
@@ -124,8 +124,8 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .app import create_app
-    from .logs import configure_logging
+    from service.app import create_app
+    from service.logs import configure_logging
 
     configure_logging(settings.log_level)
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again; with
@@ -143,7 +143,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _check_current(url: str) -> None:
     """Refuse to serve a database whose migrations are behind the code."""
-    from .migrate import pending
+    from service.db.migrate import pending
 
     conn = await connect(url)
     try:
@@ -169,7 +169,7 @@ def on_database(settings: Settings, work: Callable[[str, asyncpg.Connection], Aw
 
 
 async def _token(url: str, conn: asyncpg.Connection, args: argparse.Namespace) -> None:
-    from .auth import create_token, revoke_token
+    from service.auth import create_token, revoke_token
 
     if args.action == "create":
         token_id, token = await create_token(conn, args.org, args.scopes.split(","), args.name)
@@ -184,7 +184,7 @@ async def _token(url: str, conn: asyncpg.Connection, args: argparse.Namespace) -
 
 
 async def _documents(url: str, conn: asyncpg.Connection, args: argparse.Namespace) -> None:
-    from .documents import import_manifest, list_documents
+    from service.http.documents import import_manifest, list_documents
 
     if args.action == "import":
         inserted, existing = await import_manifest(conn, Path(args.file))
@@ -204,7 +204,7 @@ def connection_parameters(url: str, user: str) -> str:
 
 
 async def _bi_login(url: str, conn: asyncpg.Connection, args: argparse.Namespace) -> None:
-    from .bi_logins import create_bi_login, list_bi_logins, revoke_bi_login
+    from service.bi_logins import create_bi_login, list_bi_logins, revoke_bi_login
 
     try:
         if args.action == "create":

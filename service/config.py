@@ -7,7 +7,7 @@ from pathlib import Path
 
 import limits
 
-from .webhook_settings import WebhookSettings
+from service.events.webhook_settings import WebhookSettings
 
 
 class ConfigError(ValueError):
@@ -81,7 +81,7 @@ class Settings:
     body_grace_s: float = 10.0
     # per bearer token and process, moving window ("1200/minute"); None disables it
     rate_limit: str | None = "1200/minute"
-    # Relay's edges/node levels are not counted (see service/limits.py), so GraphQL-armor's 6 fits.
+    # Relay's edges/node levels are not counted (see service/http/limits.py), so GraphQL-armor's 6 fits.
     max_depth: int = 6
     max_aliases: int = 15
     max_directives: int = 50
@@ -93,9 +93,9 @@ class Settings:
     metrics_token: str | None = None
     trusted_documents: str = "off"
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
-    # seconds between passes of the TIME health evaluator (service/evaluator.py); 0 disables it
+    # seconds between passes of the TIME health evaluator (service/events/evaluator.py); 0 disables it
     health_evaluator_interval_s: float = 60.0
-    # GraphQL subscriptions over WebSocket (service/graphql_ws.py)
+    # GraphQL subscriptions over WebSocket (service/http/websocket.py)
     ws_init_timeout_s: float = 10.0
     ws_ping_interval_s: float = 15.0
     ws_send_timeout_s: float = 10.0
@@ -173,7 +173,7 @@ class Settings:
             ws_send_timeout_s=_int(env, "STEWARD_WS_SEND_TIMEOUT_MS", 10_000, 100, 600_000) / 1000,
             max_subscriptions_per_connection=_int(env, "STEWARD_MAX_SUBSCRIPTIONS_PER_CONNECTION", 20, 1, 10_000),
             max_subscriptions_per_token=_int(env, "STEWARD_MAX_SUBSCRIPTIONS_PER_TOKEN", 100, 1, 1_000_000),
-            # events a subscription may fall behind before it is dropped (service/event_hub.py)
+            # events a subscription may fall behind before it is dropped (service/events/hub.py)
             subscription_queue=_int(env, "STEWARD_SUBSCRIPTION_QUEUE", 100, 1, 100_000),
         )
 

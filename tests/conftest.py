@@ -14,9 +14,9 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from service.db import connect
-from service.embedded import EmbeddedPostgres
-from service.migrate import migrate
+from service.db.embedded import EmbeddedPostgres
+from service.db.migrate import migrate
+from service.db.pool import connect
 
 from .factory import Factory
 

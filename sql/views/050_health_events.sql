@@ -1,6 +1,6 @@
 -- The health event log's writer (tables: sql/migrations/0010_health_events.sql).
 -- A write calls internals.record_health_changes at the end of its work, in its
--- own transaction; the leader-elected evaluator (service/evaluator.py) calls it
+-- own transaction; the leader-elected evaluator (service/events/evaluator.py) calls it
 -- for every non-retired deployment of an organization with cause TIME.
 
 -- Reason codes of a metrics.health row as a set: sorted, distinct.

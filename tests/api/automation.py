@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from schema.relay import to_global_id
-from service.db import connect
+from service.db.pool import connect
 
 from ..factory import Factory
 from .conftest import make_token

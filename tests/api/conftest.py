@@ -9,7 +9,7 @@ import pytest
 from service.app import create_app
 from service.auth import create_token
 from service.config import Settings
-from service.db import connect
+from service.db.pool import connect
 
 
 @dataclass
@@ -84,9 +84,9 @@ async def make_token(db_url: str, org_slug: str, scopes: str = "read") -> str:
 async def run_schema(db_url: str, token: str, query: str, variables: dict | None = None):
     """Execute through the schema on one scoped connection; return (result, SQL statements run)."""
     from schema import schema
+    from schema.context import Context, Db
     from service.auth import authenticate
-    from service.context import Context, Db
-    from service.db import scope_transaction
+    from service.db.pool import scope_transaction
 
     settings = Settings()
     conn = await connect(db_url)

@@ -12,7 +12,7 @@ import pytest
 from schema.relay import to_global_id
 from service.auth import create_token, revoke_token
 from service.cli import DEMO_TOKENS, REFERENCE_ORGS, _demo_tokens
-from service.db import connect
+from service.db.pool import connect
 
 from .automation import counts, payload, seed, sql
 

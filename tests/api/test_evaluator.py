@@ -6,8 +6,8 @@ import asyncio
 import pytest
 
 from service.config import Settings
-from service.db import connect
-from service.evaluator import Evaluator
+from service.db.pool import connect
+from service.events.evaluator import Evaluator
 
 from .automation import seed, sql
 from .conftest import start_api

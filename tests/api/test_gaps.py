@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from schema.relay import to_global_id
-from service.db import connect
+from service.db.pool import connect
 
 from ..factory import Factory
 from .automation import payload, seed, sql

@@ -8,7 +8,7 @@ import pytest
 
 from schema.relay import from_global_id, to_global_id
 from service.config import Settings
-from service.evaluator import Evaluator
+from service.events.evaluator import Evaluator
 
 from .automation import counts, payload, seed, sql
 from .conftest import start_api

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from service.instants import INSTANT_RANGE
+from schema.instants import INSTANT_RANGE
 
 from ..ingest.test_ingest import ndjson, row, run_cli
 from .automation import counts, seed, sql

@@ -13,7 +13,7 @@ import pytest
 
 from schema import schema
 from schema.relay import from_global_id, to_global_id
-from service.db import connect
+from service.db.pool import connect
 
 from .automation import ASSIGN, counts, payload, seed, sql
 

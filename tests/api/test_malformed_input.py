@@ -22,14 +22,22 @@ from typing import Any, Iterator
 
 import pytest
 from graphql import (
-    GraphQLEnumType, GraphQLInputObjectType, GraphQLInputType, GraphQLInterfaceType, GraphQLList, GraphQLNonNull,
-    GraphQLObjectType, GraphQLScalarType, GraphQLUnionType, get_named_type,
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLUnionType,
+    get_named_type,
 )
 from graphql.pyutils import Undefined
 
 from schema import schema
 from schema.relay import to_global_id
-from service.db import connect
+from service.db.pool import connect
 
 from .conftest import Api, CountingPool, make_token
 from .world import build_world

@@ -5,12 +5,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from schema import owners_mutations
+from schema.context import Context, Db
+from schema.ownership import mutations as owners_mutations
 from schema.relay import to_global_id
 from service.auth import authenticate
 from service.config import Settings
-from service.context import Context, Db
-from service.db import connect, scope_transaction
+from service.db.pool import connect, scope_transaction
 
 from .automation import ASSIGN, DEACTIVATE, UNASSIGN, assign, counts, payload, periods, seed, sql
 

@@ -12,15 +12,30 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 import pytest
-from graphql import (GraphQLBoolean, GraphQLEnumType, GraphQLFloat, GraphQLID, GraphQLInputObjectType, GraphQLInt,
-                     GraphQLNamedType, get_named_type, get_nullable_type, is_abstract_type, is_leaf_type,
-                     is_list_type, is_required_argument, is_required_input_field, parse, validate)
+from graphql import (
+    GraphQLBoolean,
+    GraphQLEnumType,
+    GraphQLFloat,
+    GraphQLID,
+    GraphQLInputObjectType,
+    GraphQLInt,
+    GraphQLNamedType,
+    get_named_type,
+    get_nullable_type,
+    is_abstract_type,
+    is_leaf_type,
+    is_list_type,
+    is_required_argument,
+    is_required_input_field,
+    parse,
+    validate,
+)
 
 from schema import schema
 from schema.relay import to_global_id
 from service.auth import Principal
-from service.db import connect
-from service.scopes import refusal
+from service.db.pool import connect
+from service.http.scopes import refusal
 
 from .automation import periods, seed
 from .conftest import _asyncpg_internal, make_token

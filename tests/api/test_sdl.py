@@ -1,7 +1,7 @@
 """The committed SDL is the API's documentation: it must match the code, and describe everything."""
 from pathlib import Path
 
-from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLInterfaceType, GraphQLObjectType
+from graphql import GraphQLEnumType, GraphQLInterfaceType, GraphQLObjectType
 
 from schema import schema
 

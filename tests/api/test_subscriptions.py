@@ -17,11 +17,11 @@ import uvicorn
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
+from schema.relay import to_global_id
 from service.app import create_app
 from service.config import Settings
-from service.db import connect
-from service.event_hub import Notice
-from schema.relay import to_global_id
+from service.db.pool import connect
+from service.events.hub import Notice
 
 from .conftest import make_token
 from .world import build_world

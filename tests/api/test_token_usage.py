@@ -8,8 +8,8 @@ import pytest
 
 from service.auth import Principal, create_token
 from service.config import Settings
-from service.db import SERVER_SETTINGS, connect, scope_transaction
-from service.token_usage import TokenUsage
+from service.db.pool import SERVER_SETTINGS, connect, scope_transaction
+from service.http.token_usage import TokenUsage
 
 from .automation import seed, sql
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from service.db import connect
+from service.db.pool import connect
 
 from ..factory import Factory
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from service.cli import public_url
-from service.db import connect
+from service.db.pool import connect
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,7 @@ from graphql import GraphQLError, GraphQLSchema, Node, StringValueNode, build_sc
 
 from schema.relay import to_global_id
 from service.auth import SCOPES
-from service.db import connect
+from service.db.pool import connect
 
 from ..api.conftest import make_token
 

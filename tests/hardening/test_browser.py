@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import pytest
 
-from service.db import connect
+from service.db.pool import connect
 
 from ..api.conftest import make_token
 from .chromium import CHROMIUM, Chromium

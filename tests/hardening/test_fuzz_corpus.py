@@ -14,14 +14,32 @@ from typing import Any
 
 import pytest
 from graphql import (
-    GraphQLEnumType, GraphQLInputObjectType, GraphQLInterfaceType, GraphQLList, GraphQLNonNull, GraphQLObjectType,
-    GraphQLScalarType, GraphQLUnionType, get_named_type, is_required_argument, is_required_input_field,
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLScalarType,
+    GraphQLUnionType,
+    get_named_type,
+    is_required_argument,
+    is_required_input_field,
 )
 
 from .conftest import FIGURES
 from .fuzz import (
-    BAD_CURSORS, BAD_DATES, BAD_DATETIMES, BAD_IDS, BAD_STRINGS, BAD_WINDOWS, SCHEMA, Cases, World, assert_sound,
-    codes, send,
+    BAD_CURSORS,
+    BAD_DATES,
+    BAD_DATETIMES,
+    BAD_IDS,
+    BAD_STRINGS,
+    BAD_WINDOWS,
+    SCHEMA,
+    Cases,
+    World,
+    assert_sound,
+    codes,
+    send,
 )
 
 CASES = Cases()

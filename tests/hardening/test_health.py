@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from service.config import Settings
-from service.db import connect
+from service.db.pool import connect
 
 
 async def test_healthz_answers_without_the_database(api):

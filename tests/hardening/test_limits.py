@@ -5,7 +5,7 @@ import pytest
 from graphql import get_introspection_query
 
 from service.config import Settings
-from service.limits import count_tokens
+from service.http.limits import count_tokens
 
 from .conftest import codes
 
@@ -52,7 +52,7 @@ CASES = [
 
 
 def test_defaults_are_no_looser_than_graphql_armor():
-    # Depth is 6 with Relay's edges/node levels not counted (see service/limits.py).
+    # Depth is 6 with Relay's edges/node levels not counted (see service/http/limits.py).
     assert (DEFAULTS.max_depth, DEFAULTS.max_aliases, DEFAULTS.max_directives, DEFAULTS.max_tokens,
             DEFAULTS.max_cost) == (6, 15, 50, 1000, 5000)
     assert Settings.from_env({}).max_depth == 6

@@ -8,8 +8,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.config import Settings
+from service.http.observability import record_ingest
 from service.logs import JsonFormatter
-from service.observability import record_ingest
 
 from .conftest import codes
 
@@ -87,7 +87,7 @@ async def test_request_id_is_echoed_or_generated(api, given, echoed):
 
 
 async def test_resolver_crash_is_masked_and_logged_with_its_stack(api, token, caplog, monkeypatch):
-    from service.context import Db
+    from schema.context import Db
 
     async def broken(self, sql, *args):
         raise RuntimeError("secret detail from the database layer")
@@ -107,7 +107,7 @@ async def test_resolver_crash_is_masked_and_logged_with_its_stack(api, token, ca
 
 
 async def test_crash_outside_graphql_execution_is_a_masked_json_500(api, token, caplog, monkeypatch):
-    from service import limits
+    from service.http import limits
 
     def broken(*args, **kwargs):
         raise RuntimeError("bug in a limit")

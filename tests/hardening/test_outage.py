@@ -9,9 +9,9 @@ import pytest
 
 from service.auth import create_token
 from service.config import Settings
-from service.db import connect
-from service.embedded import EmbeddedPostgres
-from service.migrate import migrate
+from service.db.embedded import EmbeddedPostgres
+from service.db.migrate import migrate
+from service.db.pool import connect
 
 from ..api.conftest import start_api
 from ..factory import Factory

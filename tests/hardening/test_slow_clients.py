@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.db import connect
+from service.db.pool import connect
 
 from ..api.conftest import make_token
 from ..live import steward_serve

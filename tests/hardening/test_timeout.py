@@ -6,7 +6,7 @@ import time
 from contextlib import asynccontextmanager
 
 from service.config import Settings
-from service.db import connect
+from service.db.pool import connect
 
 from .conftest import codes
 

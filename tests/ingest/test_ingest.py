@@ -13,10 +13,11 @@ from datetime import date, datetime, timedelta, timezone
 import httpx
 import pytest
 
-from service import db, ingest
 from service.app import create_app
 from service.auth import create_token, revoke_token
 from service.config import Settings
+from service.db import pool as db
+from service.ingest import merge as ingest
 
 from ..conftest import ROOT
 from ..factory import Factory, at
@@ -676,7 +677,7 @@ def test_errors_are_capped_but_all_counted():
 
 def run_cli(url: str, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "DATABASE_URL": url}
-    return subprocess.run([sys.executable, "-m", "service.ingest_cli", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "service.ingest.cli", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
 
 

@@ -15,8 +15,8 @@ import asyncpg
 import pytest
 
 from service.bi_logins import create_bi_login, revoke_bi_login
-from service.db import connect
-from service.migrate import migrations
+from service.db.migrate import migrations
+from service.db.pool import connect
 
 from ..conftest import ROOT, create_clone, drop_database, with_database
 from ..factory import Factory

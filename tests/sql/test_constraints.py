@@ -5,7 +5,7 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
-from service.db import connect
+from service.db.pool import connect
 
 from ..factory import Factory, at, wait_until_blocked
 

@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from service.db import connect
-from service.demo import DEMO_SLUGS, build, load_demo, print_reference_figures, reference_figures
-from service.demo_gaps import print_gap_ledger
+from service.db.pool import connect
+from service.demo.dataset import DEMO_SLUGS, build, load_demo, print_reference_figures, reference_figures
+from service.demo.gaps import print_gap_ledger
 
 pytestmark = pytest.mark.slow  # each load writes ~90k conversations
 
@@ -238,7 +238,7 @@ async def test_ownership_history_has_a_departure_a_handover_and_a_never_owned_de
 
 async def test_conversations_look_like_a_contact_centre(db):
     c = await db.fetchrow(
-        f"""
+        """
         select count(*) as total,
                count(*) filter (where c.started_at >= date_trunc('day', steward.clock())) as today_or_later,
                count(*) filter (where c.resolved_at >= date_trunc('day', steward.clock())
@@ -249,7 +249,7 @@ async def test_conversations_look_like_a_contact_centre(db):
                count(*) filter (where f.reopened) as reopened_inside,
                count(*) filter (where c.reopened_at is not null and not f.reopened) as reopened_after,
                count(*) filter (where not f.addressable) as unaddressable,
-               bool_and(c.external_id ~ '^[a-z]{{3}}-[0-9]{{6}}$') as ids_look_right
+               bool_and(c.external_id ~ '^[a-z]{3}-[0-9]{6}$') as ids_look_right
         from steward.conversations c join internals.conversation_facts f on f.conversation_id = c.id
         """
     )

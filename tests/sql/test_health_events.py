@@ -8,7 +8,7 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
-from service.db import connect
+from service.db.pool import connect
 
 from ..factory import Factory, at
 

@@ -2,16 +2,16 @@
 
 Every family of constraint is attacked as the service role (steward_app, the role requests run as)
 with -infinity, infinity, year 1 and year 9999; the tables only the owner writes are attacked as the
-owner. The range is the one service/instants.py states.
+owner. The range is the one schema/instants.py states.
 """
 from datetime import timedelta
 
 import asyncpg
 import pytest
 
-from service import instants
-from service.db import connect
-from service.migrate import migrate
+from schema import instants
+from service.db.migrate import migrate
+from service.db.pool import connect
 
 from ..factory import at
 from .test_tenancy import acting_as

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from service.db import connect
+from service.db.pool import connect
 
 from ..factory import Factory, at, wait_until_blocked
 

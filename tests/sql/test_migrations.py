@@ -1,12 +1,12 @@
-"""service.migrate against real databases: idempotence, checksums, concurrency, the documented views."""
+"""service.db.migrate against real databases: idempotence, checksums, concurrency, the documented views."""
 import asyncio
 import shutil
 
 import pytest
 
-import service.migrate as migrate_module
-from service.db import connect
-from service.migrate import MigrationError, migrate, pending
+import service.db.migrate as migrate_module
+from service.db.migrate import MigrationError, migrate, pending
+from service.db.pool import connect
 
 from ..conftest import create_clone, drop_database, with_database
 from ..factory import Factory, at

@@ -6,7 +6,7 @@ import time
 from dataclasses import replace
 
 from service.config import Settings
-from service.webhook_settings import WebhookSettings
+from service.events.webhook_settings import WebhookSettings
 
 from ..api.automation import sql
 

@@ -5,12 +5,11 @@ import asyncpg
 import pytest
 
 from schema.relay import to_global_id
-from service.db import connect
+from service.db.pool import connect
 
 from ..api.automation import ASSIGN, counts, payload, seed, sql
 from ..api.conftest import start_api
-from .helpers import (CREATE, DELETE, REDELIVER, TEST, UPDATE, WEBHOOKS, all_settled, create, no_worker, outbox,
-                      settings)
+from .helpers import CREATE, DELETE, REDELIVER, TEST, UPDATE, WEBHOOKS, all_settled, create, no_worker, outbox, settings
 from .receiver import Receiver, check_signature
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from service.db import connect
-from service.webhooks import Worker
+from service.db.pool import connect
+from service.events.webhook_worker import Worker
 
 from ..api.automation import ASSIGN, DEACTIVATE, payload, seed, sql
 from ..api.conftest import start_api

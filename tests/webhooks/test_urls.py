@@ -7,8 +7,9 @@ import ipaddress
 import pytest
 from standardwebhooks import Webhook
 
-from service import webhook_sender, webhook_urls
-from service.webhook_settings import WebhookSettings
+from schema.webhooks import urls as webhook_urls
+from service.events import webhook_sender
+from service.events.webhook_settings import WebhookSettings
 
 from .receiver import Receiver, check_signature
 

@@ -1,0 +1,143 @@
+"""The audit log of ownership changes, as a newest-first connection."""
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, overload
+
+import strawberry
+
+from schema.people.types import OwnershipAssignment, Person
+from schema.relay import Connection, Node, Sort, connection, from_global_id, keyset_sql, page_request, to_global_id
+
+if TYPE_CHECKING:
+    from schema.deployments.types import Deployment
+
+# Newest first: ids grow in commit order for one deployment (its changes are serialized by a row lock).
+NEWEST_FIRST = Sort("id", "bigint", descending=True)
+
+
+@strawberry.enum(description="What an ownership change did.")
+class OwnershipChangeAction(Enum):
+    ASSIGNED = strawberry.enum_value("ASSIGNED", description="An owner was named where there was none.")
+    HANDED_OVER = strawberry.enum_value("HANDED_OVER", description="Ownership passed from one person to another.")
+    UNASSIGNED = strawberry.enum_value("UNASSIGNED", description="The owner was removed; the deployment is unowned.")
+    OWNER_DEACTIVATED = strawberry.enum_value(
+        "OWNER_DEACTIVATED", description="The owner was deactivated (left); the deployment is unowned.")
+
+
+@strawberry.type(description="One ownership change made through the API: who, when, before, after, why.")
+class OwnershipChange(Node):
+    action: OwnershipChangeAction = strawberry.field(description="What the change did.")
+    effective_at: datetime = strawberry.field(description="When the change takes effect (the period boundary).")
+    recorded_at: datetime = strawberry.field(description="When the change was written.")
+    reason: str | None = strawberry.field(description="Why, as the caller gave it.")
+    token_id: int | None = strawberry.field(description="ID of the API token that made the change.")
+    token_name: str = strawberry.field(description="Name of the API token that made the change.")
+    request_id: str | None = strawberry.field(description="The x-request-id of the request that made the change.")
+    deployment_id: strawberry.Private[int]
+    previous_person_id: strawberry.Private[int | None]
+    new_person_id: strawberry.Private[int | None]
+    ended_assignment_id: strawberry.Private[int | None]
+    started_assignment_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The deployment whose owner changed.")
+    async def deployment(self, info: strawberry.Info) -> (
+        Annotated["Deployment", strawberry.lazy("schema.deployments.types")]
+    ):
+        from schema.deployments.types import Deployment
+
+        return Deployment.from_row(await info.context.loaders.deployment.load(self.deployment_id))
+
+    @strawberry.field(description="The owner before the change; null if there was none.")
+    async def previous_owner(self, info: strawberry.Info) -> Person | None:
+        return await _person(info, self.previous_person_id)
+
+    @strawberry.field(description="The owner after the change; null if the deployment became unowned.")
+    async def new_owner(self, info: strawberry.Info) -> Person | None:
+        return await _person(info, self.new_person_id)
+
+    @strawberry.field(description="The ownership period the change ended, if any.")
+    async def ended_assignment(self, info: strawberry.Info) -> OwnershipAssignment | None:
+        return await _assignment(info, self.ended_assignment_id)
+
+    @strawberry.field(description="The ownership period the change started, if any.")
+    async def started_assignment(self, info: strawberry.Info) -> OwnershipAssignment | None:
+        return await _assignment(info, self.started_assignment_id)
+
+    @classmethod
+    def from_row(cls, row) -> "OwnershipChange":
+        return cls(id=to_global_id("OwnershipChange", row["id"]), action=OwnershipChangeAction(row["action"]),
+                   effective_at=row["effective_at"], recorded_at=row["recorded_at"], reason=row["reason"],
+                   token_id=row["token_id"], token_name=row["token_name"], request_id=row["request_id"],
+                   deployment_id=row["deployment_id"], previous_person_id=row["previous_person_id"],
+                   new_person_id=row["new_person_id"], ended_assignment_id=row["ended_assignment_id"],
+                   started_assignment_id=row["started_assignment_id"])
+
+
+async def _person(info: strawberry.Info, pk: int | None) -> Person | None:
+    return None if pk is None else Person.from_row(await info.context.loaders.person.load(pk))
+
+
+async def _assignment(info: strawberry.Info, pk: int | None) -> OwnershipAssignment | None:
+    return None if pk is None else OwnershipAssignment.from_row(await info.context.loaders.assignment.load(pk))
+
+
+@overload
+async def load_change(info: strawberry.Info, pk: int) -> OwnershipChange: ...
+
+
+@overload
+async def load_change(info: strawberry.Info, pk: None) -> None: ...
+
+
+async def load_change(info: strawberry.Info, pk: int | None) -> OwnershipChange | None:
+    return None if pk is None else OwnershipChange.from_row(await info.context.loaders.ownership_change.load(pk))
+
+
+@strawberry.input(description="Which audit entries to list.")
+class AuditLogFilter:
+    deployment_id: strawberry.ID | None = strawberry.field(default=None, description="Only this deployment.")
+    person_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only changes this person was the owner before or after.")
+    action: OwnershipChangeAction | None = strawberry.field(default=None, description="Only this action.")
+
+
+async def audit_log(info: strawberry.Info, filter: AuditLogFilter | None,
+                    first, after, last, before) -> Connection[OwnershipChange]:
+    """Query.auditLog: the organization's ownership changes, newest first."""
+    ctx = info.context
+    f = filter or AuditLogFilter()
+    page = page_request(first, after, last, before, ctx.settings.max_page_size)
+    args: list = []
+    conditions: list[str] = []
+    if f.deployment_id is not None:
+        args.append(from_global_id(f.deployment_id, "Deployment", field="filter.deploymentId")[1])
+        conditions.append(f"c.deployment_id = ${len(args)}")
+    if f.person_id is not None:
+        args.append(from_global_id(f.person_id, "Person", field="filter.personId")[1])
+        conditions.append(f"(c.previous_person_id = ${len(args)} or c.new_person_id = ${len(args)})")
+    if f.action is not None:
+        args.append(f.action.value)
+        conditions.append(f"c.action = ${len(args)}")
+    base = f"select c.* from steward.ownership_changes c where {' and '.join(conditions) or 'true'}"
+    sql, sql_args = keyset_sql(base, args, NEWEST_FIRST, page)
+    rows = await ctx.db.fetch(sql, *sql_args)
+    return connection(rows, page, NEWEST_FIRST, OwnershipChange.from_row,
+                      lambda: ctx.db.fetchval(f"select count(*) from ({base}) b", *args))
+
+
+async def deployment_audit_log(info: strawberry.Info, deployment_id: int,
+                               first, after, last, before) -> Connection[OwnershipChange]:
+    """Deployment.auditLog: first pages are batched across deployments."""
+    ctx = info.context
+    page = page_request(first, after, last, before, ctx.settings.max_page_size)
+    base = "select c.* from steward.ownership_changes c where c.deployment_id = any($1::bigint[])"
+    counts = ctx.loaders.child_counts(base, "deployment_id")
+    if page.after is None and page.before is None and not page.backward:
+        rows = await ctx.loaders.children(base, "deployment_id", NEWEST_FIRST.column, True,
+                                          page.limit).load(deployment_id)
+    else:
+        sql, sql_args = keyset_sql(base, [[deployment_id]], NEWEST_FIRST, page)
+        rows = await ctx.db.fetch(sql, *sql_args)
+    return connection(rows, page, NEWEST_FIRST, OwnershipChange.from_row, lambda: counts.load(deployment_id))

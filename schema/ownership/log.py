@@ -1,0 +1,49 @@
+"""The audit log of ownership changes: who (which token), when, before, after, why."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from schema.context import Db
+
+ACTIONS = ("ASSIGNED", "HANDED_OVER", "UNASSIGNED", "OWNER_DEACTIVATED")
+
+RECORD = """
+    insert into steward.ownership_changes
+        (org_id, deployment_id, action, previous_person_id, new_person_id, ended_assignment_id,
+         started_assignment_id, effective_at, reason, token_id, token_name, request_id)
+    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+    returning id
+"""
+TOKEN_NAME = "select name from steward.api_tokens where id = $1"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The caller as the audit log names it: the token, and the request it sent."""
+
+    org_id: int
+    token_id: int
+    token_name: str
+    request_id: str
+
+    @property
+    def label(self) -> str:
+        """How `ownership_assignments.assigned_by` names the caller."""
+        return f"{self.token_name} (token {self.token_id})"
+
+
+async def actor(db: Db, org_id: int, token_id: int, request_id: str) -> Actor:
+    name = await db.fetchval(TOKEN_NAME, token_id)
+    return Actor(org_id, token_id, name or f"token {token_id}", request_id or "")
+
+
+async def record(db: Db, who: Actor, *, deployment_id: int, action: str, effective_at: datetime,
+                 reason: str | None, previous_person_id: int | None = None, new_person_id: int | None = None,
+                 ended_assignment_id: int | None = None, started_assignment_id: int | None = None) -> int:
+    """Append one ownership change; returns its id."""
+    assert action in ACTIONS, action
+    return await db.fetchval(
+        RECORD, who.org_id, deployment_id, action, previous_person_id, new_person_id, ended_assignment_id,
+        started_assignment_id, effective_at, reason, who.token_id, who.token_name, who.request_id or None,
+    )
