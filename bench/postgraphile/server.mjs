@@ -19,9 +19,16 @@ import { jsonPgSmartTags } from "postgraphile/utils";
 const port = Number(process.env.PORT || 8766);
 
 // Views have no foreign keys: tell PostGraphile how they relate to deployments.
-const ViewRelations = jsonPgSmartTags({
+// metrics.ownership_gaps is both a function (of deployment ids) and a view over
+// it; PostGraphile names a resource after its schema and object, so the two
+// collide ("Attempted to add a second resource named 'metrics_ownership_gaps'")
+// and the schema cannot be built: the function gets its own name.
+const SmartTags = jsonPgSmartTags({
   version: 1,
   config: {
+    procedure: {
+      "metrics.ownership_gaps": { tags: { name: "metrics_ownership_gaps_of" } },
+    },
     class: {
       "metrics.current_owners": {
         tags: { foreignKey: "(deployment_id) references steward.deployments (id)", unique: "deployment_id" },
@@ -35,7 +42,7 @@ const ViewRelations = jsonPgSmartTags({
 
 const preset = {
   extends: [PostGraphileAmberPreset],
-  plugins: [ViewRelations],
+  plugins: [SmartTags],
   // Amber only lets indexed columns be sorted on; deployments sort by name and
   // updates by time here, as Steward's lists do.
   disablePlugins: ["PgIndexBehaviorsPlugin"],
@@ -58,6 +65,15 @@ const preset = {
 };
 
 const pgl = postgraphile(preset);
+// Build the schema before listening: grafserv otherwise keeps serving after a
+// failed build and answers every request with "parseAndValidate is not a
+// function", hiding the real error.
+try {
+  await pgl.getSchema();
+} catch (e) {
+  console.error("postgraphile: the schema could not be built:", e);
+  process.exit(1);
+}
 const serv = pgl.createServ(grafserv);
 const server = createServer();
 serv.addTo(server).catch((e) => {
