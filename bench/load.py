@@ -21,7 +21,9 @@ Targets:
                 timeout). What the database alone costs.
   postgraphile  PostGraphile v5 (bench/postgraphile, one Node process, its own Node from the
                 npm registry) over the same tables and metric functions, asked the nearest
-                equivalent queries; row-level security as steward_app with app.org_id.
+                equivalent queries; row-level security as steward_app with app.org_id. Before it
+                is measured, one instance of each read op is compared field by field with
+                Steward's answer (the schema executed in process); a difference stops the run.
 The three targets are measured op by op, one after the other (steward, floor, postgraphile),
 so a burst of outside load hits the three alike. Parameters come from per-client seeded
 random streams, identical for every target.
@@ -418,8 +420,9 @@ class PostGraphile:
                 raise OpError("empty dashboard")
         elif op == "detail":
             org, dep = params
-            await self.post(org, POSTGRAPHILE["detail"], {"id": str(dep), "weeksFrom": w["weeksFrom"], "to": w["to"],
-                                                          "oppFrom": w["from90"]})
+            data = await self.post(org, POSTGRAPHILE["detail"], self.detail_variables(dep))
+            if data["deploymentByRowId"] is None:
+                raise OpError(f"deployment {dep} not found")
         elif op == "bi":
             org, after, rows = params[0], None, 0
             while True:
@@ -433,14 +436,198 @@ class PostGraphile:
                 raise OpError(f"BI pull saw {rows} deployments, expected {len(org.deployments)}")
         elif op == "summary":
             org = params[0]
-            await self.post(org, POSTGRAPHILE["summary"], {"org": str(org.id), "from": w["from90"], "to": w["to"]})
+            data = await self.post(org, POSTGRAPHILE["summary"],
+                                   {"org": str(org.id), "from": w["from90"], "to": w["to"]})
+            if len(data["allMetricsOwnershipOverviews"]["nodes"]) != 1:
+                raise OpError("summary: no ownership overview for the organization")
         elif op == "handover":
             await sql_handover(self.writer, params)
+
+    def detail_variables(self, dep: int) -> dict:
+        w = {k: v.isoformat() for k, v in self.w.items()}
+        return {"id": str(dep), "weeksFrom": w["weeksFrom"], "to": w["to"], "oppFrom": w["from90"]}
+
+    async def verify(self) -> list[str]:
+        """One instance of each read op: PostGraphile's data against Steward's (the schema executed in
+        process, as the floor's capture does), compared field by field after mapping names and number
+        types. Returns what differs; empty when every op answers the same data."""
+        w = {k: v.isoformat() for k, v in self.w.items()}
+        org = self.world.orgs[0]  # the largest: two BI pages
+        detail_org, dep = self.world.detail[0]
+        problems: list[str] = []
+
+        async def steward(query_org: Org, op: str, variables: dict | None = None) -> dict:
+            return (await capture(self.world.db_url, query_org, STEWARD[op], variables, True))[1]
+
+        # dashboard
+        s = (await steward(org, "dashboard"))["deployments"]
+        p = (await self.post(org, POSTGRAPHILE["dashboard"],
+                             {"org": str(org.id), "from": w["from30"], "to": w["to"]}))["allDeployments"]
+        problems += _diff("dashboard", _pgl_dashboard(p), _steward_dashboard(s))
+        # detail
+        s = (await steward(detail_org, "detail", {"id": to_global_id("Deployment", dep)}))["deployment"]
+        p = (await self.post(detail_org, POSTGRAPHILE["detail"], self.detail_variables(dep)))["deploymentByRowId"]
+        problems += _diff("detail", _pgl_detail(p), _steward_detail(s))
+        # bi: the whole walk
+        s_rows, after = [], None
+        while True:
+            page = (await steward(org, "bi", {"after": after}))["deployments"]
+            s_rows += [e["node"] for e in page["edges"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+        p_rows, after = [], None
+        while True:
+            page = (await self.post(org, POSTGRAPHILE["bi"],
+                                    {"org": str(org.id), "after": after, "from": w["from90"], "to": w["to"]}))
+            page = page["allDeployments"]
+            p_rows += page["nodes"]
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+        problems += _diff("bi", _pgl_bi(p_rows), _steward_bi(s_rows))
+        if len(p_rows) != len(org.deployments):
+            problems.append(f"bi: {len(p_rows)} deployments, expected {len(org.deployments)}")
+        # summary
+        s = (await steward(org, "summary"))["ownershipSummary"]
+        p = await self.post(org, POSTGRAPHILE["summary"], {"org": str(org.id), "from": w["from90"], "to": w["to"]})
+        problems += _diff("summary", _pgl_summary(p), _steward_summary(s))
+        return problems
 
     async def stop(self) -> None:
         if self.http:
             await self.http.aclose()
         stop_process(self.proc)
+
+
+# PostGraphile's answers mapped onto Steward's, for PostGraphile.verify(). PostGraphile returns
+# bigint and numeric as strings ("5", "0.20") and timestamps with microseconds; both sides become
+# plain numbers and normalized timestamp text, and Steward's names are kept.
+DASHBOARD_METRICS = ("conversations", "addressable", "addressableResolutionRate", "automationRate", "escalationRate",
+                     "workflowUpdates", "peakWeekUpdates", "daysSinceLastUpdate", "reviews", "ownershipGapDays")
+WEEKLY_METRICS = ("conversations", "addressableResolutionRate", "automationRate", "topicCoverage", "workflowUpdates",
+                  "reviews")
+IMPACT_FIELDS = ("deploymentWeeks", "addressable", "aiResolved", "addressableResolutionRate")
+
+
+def _num(x):
+    return None if x is None else float(x)
+
+
+def _nums(d: dict | None, names) -> dict | None:
+    return None if d is None else {n: _num(d[n]) for n in names}
+
+
+def _ts(x: str | None) -> str | None:
+    """'2025-08-15T05:27:32.000000+00:00' and '2025-08-15T05:27:32+00:00' alike."""
+    if x is None:
+        return None
+    main, offset = (x[:-6], x[-6:]) if x[-6:-5] in "+-" and x[-3:-2] == ":" else (x, "")
+    if "." in main:
+        main = main.rstrip("0").rstrip(".")
+    return main + offset
+
+
+def _steward_dashboard(s: dict) -> dict:
+    return {"totalCount": s["totalCount"], "rows": [
+        {"key": n["key"], "name": n["name"], "status": n["status"],
+         "owner": n["owner"] and {"name": n["owner"]["name"], "function": n["owner"]["function"],
+                                  "fteOnAi": _num(n["owner"]["fteOnAi"])},
+         "health": n["health"] and {"status": n["health"]["status"], "reasons": n["health"]["reasons"]},
+         "metrics": _nums(n["metrics"], DASHBOARD_METRICS)}
+        for n in (e["node"] for e in s["edges"])]}
+
+
+def _pgl_dashboard(p: dict) -> dict:
+    rows = []
+    for n in p["nodes"]:
+        owner, health = n["metricsCurrentOwnerByDeploymentId"], n["metricsDeploymentHealthByDeploymentId"]
+        rows.append({"key": n["key"], "name": n["name"], "status": n["status"],
+                     "owner": owner and {"name": owner["personName"], "function": owner["personFunction"],
+                                         "fteOnAi": _num(owner["fteOnAi"])},
+                     "health": health and {"status": health["status"],
+                                           "reasons": [{"code": r["code"], "message": r["message"]}
+                                                       for r in health["reasons"]]},
+                     "metrics": _nums(n["windowMetrics"], DASHBOARD_METRICS)})
+    return {"totalCount": p["totalCount"], "rows": rows}
+
+
+def _steward_detail(s: dict) -> dict:
+    return {
+        "key": s["key"], "name": s["name"], "status": s["status"],
+        "weeks": [{"weekStart": wk["weekStart"], **_nums(wk["metrics"], WEEKLY_METRICS)} for wk in s["weeklyMetrics"]],
+        "owners": [{"from": _ts(o["validFrom"]), "to": _ts(o["validTo"]), "reason": o["reason"],
+                    "endedReason": o["endedReason"], "person": o["person"]["name"]} for o in s["ownershipHistory"]],
+        "updatesTotal": s["workflowUpdates"]["totalCount"],
+        "updates": [{"kind": u["kind"], "summary": u["summary"], "at": _ts(u["occurredAt"]),
+                     "author": u["author"] and u["author"]["name"]}
+                    for u in (e["node"] for e in s["workflowUpdates"]["edges"])],
+        "topics": [{"rank": _num(t["rank"]), "conversations": _num(t["conversations"]),
+                    "uncovered": _num(t["uncovered"]), "uncoveredEscalated": _num(t["uncoveredEscalated"]),
+                    "score": _num(t["score"]), "topic": t["topic"]["name"]} for t in s["topicOpportunities"]],
+    }
+
+
+def _pgl_detail(p: dict) -> dict:
+    return {
+        "key": p["key"], "name": p["name"], "status": p["status"],
+        "weeks": [{"weekStart": wk["windowFrom"], **_nums(wk, WEEKLY_METRICS)} for wk in p["weeklyMetrics"]["nodes"]],
+        "owners": [{"from": _ts(o["valid"]["start"] and o["valid"]["start"]["value"]),
+                    "to": _ts(o["valid"]["end"] and o["valid"]["end"]["value"]), "reason": o["reason"],
+                    "endedReason": o["endedReason"], "person": o["personByOrgIdAndPersonId"]["name"]}
+                   for o in p["ownershipAssignmentsByOrgIdAndDeploymentId"]["nodes"]],
+        "updatesTotal": p["workflowUpdatesByOrgIdAndDeploymentId"]["totalCount"],
+        "updates": [{"kind": u["kind"], "summary": u["summary"], "at": _ts(u["occurredAt"]),
+                     "author": u["personByOrgIdAndAuthorId"] and u["personByOrgIdAndAuthorId"]["name"]}
+                    for u in p["workflowUpdatesByOrgIdAndDeploymentId"]["nodes"]],
+        "topics": [{"rank": _num(t["rank"]), "conversations": _num(t["conversations"]),
+                    "uncovered": _num(t["uncovered"]), "uncoveredEscalated": _num(t["uncoveredEscalated"]),
+                    "score": _num(t["score"]), "topic": t["topicName"]} for t in p["topicOpportunities"]["nodes"]],
+    }
+
+
+def _steward_bi(rows: list[dict]) -> list[dict]:
+    return [{"key": n["key"], "name": n["name"], "status": n["status"], "from": n["metrics"]["window"]["from"],
+             "to": n["metrics"]["window"]["to"], **_nums(n["metrics"], PGL_METRIC_FIELDS.split())} for n in rows]
+
+
+def _pgl_bi(rows: list[dict]) -> list[dict]:
+    return [{"key": n["key"], "name": n["name"], "status": n["status"], "from": n["windowMetrics"]["windowFrom"],
+             "to": n["windowMetrics"]["windowTo"], **_nums(n["windowMetrics"], PGL_METRIC_FIELDS.split())}
+            for n in rows]
+
+
+def _steward_summary(s: dict) -> dict:
+    return {**_nums(s, ("deployments", "unowned", "stale", "atRisk", "healthy", "ownedShare")),
+            "OWNERSHIP": sorted(({"bucket": b["bucket"], **_nums(b, IMPACT_FIELDS)} for b in s["byOwnership"]),
+                                key=lambda b: b["bucket"]),
+            "CADENCE": sorted(({"bucket": b["bucket"], **_nums(b, IMPACT_FIELDS)} for b in s["byUpdateCadence"]),
+                              key=lambda b: b["bucket"])}
+
+
+def _pgl_summary(p: dict) -> dict:
+    overviews = p["allMetricsOwnershipOverviews"]["nodes"]
+    impact = p["metricsOwnershipImpact"]["nodes"]
+    return {**(_nums(overviews[0], ("deployments", "unowned", "stale", "atRisk", "healthy", "ownedShare"))
+               if len(overviews) == 1 else {"overviews": len(overviews)}),
+            **{dim: sorted(({"bucket": b["bucket"], **_nums(b, IMPACT_FIELDS)} for b in impact
+                            if b["dimension"] == dim), key=lambda b: b["bucket"])
+               for dim in ("OWNERSHIP", "CADENCE")}}
+
+
+def _diff(path: str, got, want) -> list[str]:
+    """Where PostGraphile's mapped answer (got) differs from Steward's (want); floats to 1e-9 relative."""
+    if isinstance(got, dict) and isinstance(want, dict):
+        if got.keys() != want.keys():
+            return [f"{path}: keys {sorted(got)} != {sorted(want)}"]
+        return [d for k in want for d in _diff(f"{path}.{k}", got[k], want[k])]
+    if isinstance(got, list) and isinstance(want, list):
+        if len(got) != len(want):
+            return [f"{path}: {len(got)} items, Steward has {len(want)}"]
+        return [d for i, (g, x) in enumerate(zip(got, want, strict=True)) for d in _diff(f"{path}[{i}]", g, x)]
+    if isinstance(got, float) and isinstance(want, float):
+        return [] if abs(got - want) <= 1e-9 * max(1.0, abs(got), abs(want)) else [f"{path}: {got} != {want}"]
+    return [] if got == want else [f"{path}: {got!r} != {want!r}"]
 
 
 class Floor:
@@ -875,6 +1062,12 @@ async def run(args: argparse.Namespace) -> int:
             targets["postgraphile"] = p
             samplers["postgraphile"] = RssSampler(p.pid)
             print(f"load: postgraphile up (pid {p.pid})", flush=True)
+            problems = await p.verify()
+            if problems:
+                raise SystemExit(f"load: PostGraphile's answers differ from Steward's ({len(problems)} fields; "
+                                 "the first 20):\n  " + "\n  ".join(problems[:20]))
+            print("load: postgraphile answers the same data as Steward (one instance of each read op, "
+                  "field by field)", flush=True)
 
         handover = args.handover_rate > 0 and "handover" in args.ops.split(",")
         if handover and "steward" in targets and not targets["steward"].has_handover:
