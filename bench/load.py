@@ -399,7 +399,11 @@ class PostGraphile:
                                      stderr=subprocess.STDOUT, cwd=PGL_DIR)
         self.http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}", timeout=120,
                                       limits=httpx.Limits(max_connections=self.clients + 4))
-        await wait_ready(self.proc, lambda: self.http.post("/graphql", json={"query": "{ __typename }"}))
+        try:
+            await wait_ready(self.proc, lambda: self.http.post("/graphql", json={"query": "{ __typename }"}))
+        except BaseException:  # not yet a target that run() stops: do not leave the server behind
+            stop_process(self.proc)
+            raise
 
     @property
     def pid(self) -> int:
