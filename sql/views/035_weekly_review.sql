@@ -724,7 +724,9 @@ returns table (
 language sql stable
 begin atomic
     with lags as (
+        -- no organization, no rows
         select l as lag from generate_series(0, least(p_max_lag, 52)) l
+        where exists (select 1 from steward.organizations o where o.id = (select steward.current_org_id()))
     ),
     facts as (
         select * from metrics.deployment_week_facts(p_from - 7 * greatest(least(p_max_lag, 52), 0), p_to)
