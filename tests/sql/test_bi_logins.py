@@ -318,7 +318,8 @@ async def test_a_revoked_login_sees_nothing_in_its_open_session_and_cannot_conne
             unmapped = {k: len(v) for k, v in (await read_all(conn, world)).items() if v and k not in ORGANIZATION_FREE}
             outcome = await revoke_bi_login(admin, name)
             try:
-                after = {k: len(v) for k, v in (await read_all(conn, world)).items() if v and k not in ORGANIZATION_FREE}
+                after = {k: len(v) for k, v in (await read_all(conn, world)).items()
+                         if v and k not in ORGANIZATION_FREE}
             except asyncpg.PostgresError as exc:  # the role is gone under the session
                 after = type(exc).__name__
         finally:

@@ -183,3 +183,19 @@ async def test_under_owner_policy_both_parts_of_review_overdue_are_said(factory)
     assert json.loads(h["reasons"])[0]["message"] == (
         "No performance review by the accountable owner in the last 7 days."
         " Ola New has owned the deployment for 8 days without a review of their own (limit 7).")
+
+
+async def test_the_policy_is_readable_as_a_view_under_row_level_security(factory, conn):
+    org, other = await factory.org(), await factory.org()
+    await factory.policy(org, reopen_hours=48, stale_update_days=21, escalation_after_days=5,
+                         reviewers_counted="OWNER_OR_CX")
+    await factory.as_org(org)
+
+    rows = await conn.fetch("select * from metrics.health_policy")
+
+    assert [r["org_id"] for r in rows] == [org]   # not `other`'s
+    p = rows[0]
+    assert (p["reopen_window_hours"], p["stale_update_days"], p["stale_review_days"], p["review_due_days"],
+            p["min_owner_fte"], p["arr_drop_points"], p["arr_decay_points"], p["escalation_after_days"],
+            p["reviewers_counted"]) == (48, 21, 14, 7, 0.5, 5, 10, 5, "OWNER_OR_CX")
+    assert other != org

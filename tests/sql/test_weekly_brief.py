@@ -81,7 +81,8 @@ async def test_headline_gives_each_figure_for_the_week_the_previous_week_and_the
         for part in ("week", "previous", "baseline"):
             x, n = r[f"{part}_numerator"], r[f"{part}_denominator"]
             assert r[f"{part}_value"] == pytest.approx(x / n, abs=1e-12), (figure, part)
-            assert (r[f"{part}_ci_low"], r[f"{part}_ci_high"]) == pytest.approx(interval(x, n), abs=1e-9), (figure, part)
+            ci = (r[f"{part}_ci_low"], r[f"{part}_ci_high"])
+            assert ci == pytest.approx(interval(x, n), abs=1e-9), (figure, part)
         assert r["change_vs_baseline"] == pytest.approx(r["week_value"] - r["baseline_value"])
         assert r["change_vs_previous"] == pytest.approx(r["week_value"] - r["previous_value"])
 
