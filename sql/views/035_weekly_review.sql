@@ -636,16 +636,18 @@ begin atomic
                       format('Only %s reviews count, and %s of the last 8 weeks had one (7 needed) while %s reviews '
                              'by others did not count: have %s review the weekly brief every week and record it.',
                              case f.reviewers_counted when 'OWNER' then 'the owner''s' else 'the owner''s and CX''s' end,
-                             f.weeks_reviewed, f.reviews - f.counted_reviews, coalesce(f.owner_name, 'the owner'))
+                             f.weeks_reviewed, f.reviews - f.counted_reviews, coalesce(f.owner_name, 'a newly named owner'))
+                  when f.owner_name is null then
+                      format('Reviews that count came in %s of the last 8 weeks (7 needed): once an owner is named, '
+                             'have them review the weekly brief every week and record it.', f.weeks_reviewed)
                   else format('%s reviewed in %s of the last 8 weeks (7 needed): book a weekly 30-minute review of '
-                              'the brief and record each one.', coalesce(f.owner_name, 'The owner'),
-                              f.weeks_reviewed) end),
+                              'the brief and record each one.', f.owner_name, f.weeks_reviewed) end),
             (3, 'KEPT_CURRENT', f.weeks_with_updates >= 6 and f.stale_n = 0,
              jsonb_build_object('weeks_with_updates', f.weeks_with_updates, 'weeks', 8, 'required_weeks', 6,
                                 'updates', f.updates, 'stale_workflows_on_declining_topics', f.stale_n,
                                 'stale_workflows', f.stale_worst, 'stale_update_days', f.stale_update_days),
              case when f.stale_n > 0 then
-                      format('Update the "%s" workflow this week: it has not changed in %s days while %s ARR fell '
+                      format('Update the "%s" workflow this week: it has not changed in %s days while ARR on %s fell '
                              '%s points below its 4-week baseline%s.',
                              f.stale_worst->0->>'workflow', f.stale_worst->0->>'days_unchanged',
                              f.stale_worst->0->>'topic', abs((f.stale_worst->0->>'arr_change_points')::numeric),

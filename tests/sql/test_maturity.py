@@ -155,7 +155,7 @@ async def test_a_stale_workflow_on_a_declining_topic_breaks_kept_current(factory
     assert evidence["stale_workflows"] == [{"workflow": "wf", "topic": name, "days_unchanged": days,
                                             "arr_change_points": -50.0}]
     assert duties["KEPT_CURRENT"]["next_step"] == (
-        f'Update the "wf" workflow this week: it has not changed in {days} days while {name} ARR fell 50.0 points'
+        f'Update the "wf" workflow this week: it has not changed in {days} days while ARR on {name} fell 50.0 points'
         " below its 4-week baseline.")
 
 
@@ -263,3 +263,25 @@ async def test_the_bi_view_lists_every_deployment(factory):
                                     " where deployment_id = any($1) and duty_number = 1 order by 1", [a, b])
 
     assert [tuple(r) for r in rows] == [(a, 5), (b, 0)]
+
+
+async def test_without_an_owner_no_review_counts_and_the_advice_says_so(factory):
+    _, dep, _ = await mature(factory, owned=False)
+
+    _, duties = await maturity(factory, dep)
+
+    # the same 8 weekly reviews as a mature deployment's, by nobody's owner: none counts
+    assert json.loads(duties["WEEKLY_REVIEW"]["evidence"])["uncounted_reviews"] == 8
+    assert duties["WEEKLY_REVIEW"]["next_step"] == (
+        "Only the owner's reviews count, and 0 of the last 8 weeks had one (7 needed) while 8 reviews by others did"
+        " not count: have a newly named owner review the weekly brief every week and record it.")
+
+
+async def test_without_an_owner_or_reviews_the_advice_waits_for_one(factory):
+    _, dep, _ = await mature(factory, owned=False, review_weeks=frozenset())
+
+    _, duties = await maturity(factory, dep)
+
+    assert duties["WEEKLY_REVIEW"]["next_step"] == (
+        "Reviews that count came in 0 of the last 8 weeks (7 needed): once an owner is named, have them review the"
+        " weekly brief every week and record it.")
