@@ -69,8 +69,8 @@ begin atomic
            k.kind,
            case k.kind
                when 'AUTOMATE' then (s.conversations - s.addressable) * t.escalation_cost
-               when 'IMPROVE' then round((s.dep_ai_resolved::numeric * s.addressable / s.dep_addressable - s.ai_resolved)
-                                         * t.escalation_cost, 2)
+               when 'IMPROVE' then round((s.dep_ai_resolved::numeric * s.addressable / s.dep_addressable
+                                          - s.ai_resolved) * t.escalation_cost, 2)
                else 0 end
     from (
         select td.org_id, td.deployment_id, td.topic_id,
@@ -137,7 +137,8 @@ returns table (
 language sql stable
 begin atomic
     select wk::date, tp.*
-    from generate_series(date_trunc('week', p_from::timestamp), p_to::timestamp - interval '1 day', interval '7 days') wk
+    from generate_series(date_trunc('week', p_from::timestamp), p_to::timestamp - interval '1 day',
+                         interval '7 days') wk
     cross join lateral metrics.topic_performance(p_deployment_ids, wk::date, wk::date + 7) tp
     where p_from < p_to
     order by tp.deployment_id, tp.topic_id, wk;
@@ -635,8 +636,10 @@ begin atomic
              case when f.reviews > f.counted_reviews and f.reviewers_counted <> 'ANYONE' then
                       format('Only %s reviews count, and %s of the last 8 weeks had one (7 needed) while %s reviews '
                              'by others did not count: have %s review the weekly brief every week and record it.',
-                             case f.reviewers_counted when 'OWNER' then 'the owner''s' else 'the owner''s and CX''s' end,
-                             f.weeks_reviewed, f.reviews - f.counted_reviews, coalesce(f.owner_name, 'a newly named owner'))
+                             case f.reviewers_counted when 'OWNER' then 'the owner''s'
+                                                      else 'the owner''s and CX''s' end,
+                             f.weeks_reviewed, f.reviews - f.counted_reviews,
+                             coalesce(f.owner_name, 'a newly named owner'))
                   when f.owner_name is null then
                       format('Reviews that count came in %s of the last 8 weeks (7 needed): once an owner is named, '
                              'have them review the weekly brief every week and record it.', f.weeks_reviewed)
