@@ -111,19 +111,36 @@ class Factory:
         )
 
     async def update(self, org_id: int, deployment_id: int, author_id: int, occurred_at: datetime, *,
-                     kind: str = "WORKFLOW_CHANGE") -> int:
+                     kind: str = "WORKFLOW_CHANGE", workflow_id: int | None = None) -> int:
         return await self.conn.fetchval(
-            "insert into steward.workflow_updates (org_id, deployment_id, author_id, kind, summary, occurred_at)"
-            " values ($1, $2, $3, $4, 'change', $5) returning id",
-            org_id, deployment_id, author_id, kind, occurred_at,
+            "insert into steward.workflow_updates (org_id, deployment_id, author_id, kind, summary, occurred_at,"
+            " workflow_id) values ($1, $2, $3, $4, 'change', $5, $6) returning id",
+            org_id, deployment_id, author_id, kind, occurred_at, workflow_id,
         )
 
-    async def review(self, org_id: int, deployment_id: int, reviewer_id: int, reviewed_at: datetime) -> int:
+    async def review(self, org_id: int, deployment_id: int, reviewer_id: int, reviewed_at: datetime, *,
+                     brief_week: date | None = None) -> int:
         return await self.conn.fetchval(
-            "insert into steward.performance_reviews (org_id, deployment_id, reviewer_id, reviewed_at)"
-            " values ($1, $2, $3, $4) returning id",
-            org_id, deployment_id, reviewer_id, reviewed_at,
+            "insert into steward.performance_reviews (org_id, deployment_id, reviewer_id, reviewed_at, brief_week)"
+            " values ($1, $2, $3, $4, $5) returning id",
+            org_id, deployment_id, reviewer_id, reviewed_at, brief_week,
         )
+
+    async def health_event(self, org_id: int, deployment_id: int, occurred_at: datetime, before: str | None,
+                           after: str, reasons_before: list[str] | None, reasons_after: list[str], *,
+                           cause: str = "WRITE", acknowledged_at: datetime | None = None) -> int:
+        """A row of the health event log as the writer would record it, acknowledged at `acknowledged_at`."""
+        event_id = await self.conn.fetchval(
+            "insert into steward.health_events (org_id, deployment_id, occurred_at, status_before, status_after,"
+            " reasons_before, reasons_after, cause) values ($1, $2, $3, $4, $5, $6, $7, $8) returning id",
+            org_id, deployment_id, occurred_at, before, after, reasons_before, reasons_after, cause,
+        )
+        if acknowledged_at is not None:
+            await self.conn.execute(
+                "insert into steward.health_event_acknowledgements (org_id, event_id, acknowledged_at, token_name)"
+                " values ($1, $2, $3, 'test')", org_id, event_id, acknowledged_at,
+            )
+        return event_id
 
     async def window(self, deployment_id: int, start: str | date, end: str | date) -> asyncpg.Record:
         """metrics.deployment_window for one deployment."""

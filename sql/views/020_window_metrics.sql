@@ -32,7 +32,8 @@ create type metrics.window_metrics as (
     ownership_gap_days         numeric,
     -- what the two day counts count from (the API tells "none ever" from "not computable")
     last_update_at             timestamptz,
-    last_review_at             timestamptz
+    last_review_at             timestamptz,
+    counted_reviews            bigint
 );
 
 create function metrics.deployment_window(p_deployment_ids bigint[], p_from date, p_to date)
@@ -66,7 +67,8 @@ begin atomic
         internals.whole_days(lr.last_at, a.as_of),
         g.gap_days,
         lu.last_at,
-        lr.last_at
+        lr.last_at,
+        coalesce(r.counted_reviews, 0)
     from steward.deployments d
     join steward.health_policies pol on pol.org_id = d.org_id
     cross join lateral (
@@ -103,16 +105,20 @@ begin atomic
         where wu.org_id = d.org_id and wu.deployment_id = d.id and wu.occurred_at < a.as_of
     ) lu on true
     left join lateral (
+        -- every review is counted in `reviews`; weeks reviewed and the last review read only
+        -- those that count under the policy (metrics.reviews, sql/views/015_reviews.sql)
         select count(*) as reviews,
-               count(distinct ((pr.reviewed_at at time zone 'UTC')::date - p_from) / 7) as weeks_with_review
-        from steward.performance_reviews pr
+               count(*) filter (where pr.counted) as counted_reviews,
+               count(distinct ((pr.reviewed_at at time zone 'UTC')::date - p_from) / 7)
+                   filter (where pr.counted) as weeks_with_review
+        from metrics.reviews pr
         where pr.org_id = d.org_id and pr.deployment_id = d.id
           and pr.reviewed_at >= internals.utc(p_from) and pr.reviewed_at < internals.utc(p_to)
     ) r on true
     left join lateral (
         select max(pr.reviewed_at) as last_at
-        from steward.performance_reviews pr
-        where pr.org_id = d.org_id and pr.deployment_id = d.id and pr.reviewed_at < a.as_of
+        from metrics.reviews pr
+        where pr.org_id = d.org_id and pr.deployment_id = d.id and pr.reviewed_at < a.as_of and pr.counted
     ) lr on true
     cross join lateral (
         -- unowned time inside the part of the window the deployment was live

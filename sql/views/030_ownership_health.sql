@@ -32,6 +32,12 @@ from steward.ownership_assignments oa;
 
 -- One status per deployment, with every reason that applies. Status is the
 -- most severe reason: UNOWNED > STALE > AT_RISK > HEALTHY.
+-- Reviews: only those that count under the policy's reviewers_counted (metrics.reviews)
+-- make a review recent. REVIEW_OVERDUE also applies to an owner who has made no review of
+-- their own since their period began, once review_due_days (the limit past which a
+-- deployment stops being HEALTHY for want of a review) have passed since it began, however
+-- often others reviewed: under OWNER_OR_CX or ANYONE a colleague's or a vendor's reviews keep
+-- the deployment reviewed, but not its new owner.
 -- Day limits are counted in 24-hour days: interval 'N days' would follow the
 -- session time zone's DST changes.
 -- Set-based over the requested deployments only; clock-derived dates are
@@ -55,14 +61,17 @@ begin atomic
             d.org_id,
             d.id as deployment_id,
             pol.stale_update_days, pol.stale_review_days, pol.review_due_days, pol.min_owner_fte, pol.arr_drop_points,
-            pol.arr_decay_points,
+            pol.arr_decay_points, pol.reviewers_counted,
             o.person_id,
+            o.person_name,
+            o.owner_since,
             o.person_active,
             o.person_function,
             o.fte_on_ai,
             steward.clock() as as_of,
             lu.last_at as last_update_at,
             lr.last_at as last_review_at,
+            own.first_at as owner_first_review_at,
             arr.recent as arr_recent,
             arr.previous as arr_previous,
             ob.arr as arr_owner_baseline,
@@ -83,9 +92,18 @@ begin atomic
             where wu.org_id = d.org_id and wu.deployment_id = d.id and wu.occurred_at <= (select steward.clock())
         ) lu on true
         left join lateral (
-            select max(pr.reviewed_at) as last_at from steward.performance_reviews pr
+            -- only reviews that count under the policy (metrics.reviews, sql/views/015_reviews.sql)
+            select max(pr.reviewed_at) as last_at from metrics.reviews pr
             where pr.org_id = d.org_id and pr.deployment_id = d.id and pr.reviewed_at <= (select steward.clock())
+              and pr.counted
         ) lr on true
+        left join lateral (
+            -- the current owner's own first review in their current period (it counts under every policy)
+            select min(pr.reviewed_at) as first_at from metrics.reviews pr
+            where pr.org_id = d.org_id and pr.deployment_id = d.id and pr.reviewer_id = o.person_id
+              and pr.reviewer_was_owner and pr.reviewed_at >= o.owner_since
+              and pr.reviewed_at <= (select steward.clock())
+        ) own on true
         left join lateral (
             -- ARR as metrics.deployment_window defines it (AI resolved / addressable over
             -- the daily rollup) for the last 28 days and the 28 before, in one scan
@@ -169,6 +187,18 @@ begin atomic
                  and round(((b.gap_baseline_arr - b.gap_latest_arr) * 100)::numeric, 6) >= b.arr_decay_points
                  as decayed
     ) arr
+    cross join lateral (
+        -- whose reviews the review rules counted, for the messages
+        select case b.reviewers_counted when 'OWNER' then ' by the accountable owner'
+                                        when 'OWNER_OR_CX' then ' by the owner or someone in CX'
+                                        else '' end as by_whom,
+               b.last_review_at is null
+                 or b.last_review_at < b.as_of - make_interval(hours => 24 * b.review_due_days) as overdue,
+               -- an owner who has not reviewed once in their period, review_due_days after it began,
+               -- whoever else reviewed meanwhile
+               b.person_id is not null and b.person_active and b.owner_first_review_at is null
+                 and b.owner_since < b.as_of - make_interval(hours => 24 * b.review_due_days) as owner_never
+    ) rev
     left join lateral (
         select max(rule.severity) as severity,
                jsonb_agg(jsonb_build_object('code', rule.code, 'message', rule.message)
@@ -185,8 +215,9 @@ begin atomic
                 b.last_update_at is null
                   or b.last_update_at < b.as_of - make_interval(hours => 24 * b.stale_update_days)),
             (2, 'NO_RECENT_REVIEW',
-                case when b.last_review_at is null then 'No performance review has ever been recorded.'
-                     else format('No performance review for %s days (limit %s).',
+                case when b.last_review_at is null
+                     then format('No performance review%s has ever been recorded.', rev.by_whom)
+                     else format('No performance review%s for %s days (limit %s).', rev.by_whom,
                                  coalesce(internals.whole_days(b.last_review_at, b.as_of)::text, 'an unknown number of'),
                                  b.stale_review_days) end,
                 b.last_review_at is null
@@ -195,9 +226,16 @@ begin atomic
                 b.person_id is not null and b.person_active and b.person_function <> 'CX'),
             (1, 'OWNER_LOW_FTE', format('The owner spends %s FTE on AI (minimum %s).', b.fte_on_ai, b.min_owner_fte),
                 b.person_id is not null and b.person_active and b.fte_on_ai < b.min_owner_fte),
-            (1, 'REVIEW_OVERDUE', format('No performance review in the last %s days.', b.review_due_days),
-                b.last_review_at is null
-                  or b.last_review_at < b.as_of - make_interval(hours => 24 * b.review_due_days)),
+            (1, 'REVIEW_OVERDUE',
+                concat_ws(' ',
+                    case when rev.overdue then
+                        format('No performance review%s in the last %s days.', rev.by_whom, b.review_due_days) end,
+                    case when rev.owner_never then
+                        format('%s has owned the deployment for %s days without a review of their own (limit %s).',
+                               b.person_name,
+                               coalesce(internals.whole_days(b.owner_since, b.as_of)::text, 'an unknown number of'),
+                               b.review_due_days) end),
+                rev.overdue or rev.owner_never),
             (3, 'ARR_DECAYED_SINCE_OWNER_LEFT',
                 -- baseline: the 4 weeks before the gap; now: the gap's latest 4 weeks; lost: over the whole gap
                 format('ARR %s%% → %s%% since %s left %s days ago; ≈%s resolutions lost.',
@@ -245,19 +283,23 @@ returns table (
     uncovered           bigint,
     uncovered_escalated bigint,
     escalation_cost     numeric,
-    score               numeric
+    score               numeric,
+    uncovered_share     double precision
 )
 language sql stable
 begin atomic
     select s.deployment_id, s.topic_id,
            row_number() over (partition by s.deployment_id order by s.score desc, s.uncovered desc, s.topic_id),
-           s.conversations, s.uncovered, s.uncovered_escalated, s.escalation_cost, s.score
+           s.conversations, s.uncovered, s.uncovered_escalated, s.escalation_cost, s.score,
+           internals.ratio(s.uncovered, s.deployment_conversations)
     from (
         select td.deployment_id, td.topic_id, t.escalation_cost,
                sum(td.conversations)::bigint as conversations,
                sum(td.conversations - td.addressable)::bigint as uncovered,
                sum(td.unaddressable_escalated)::bigint as uncovered_escalated,
-               sum(td.conversations - td.addressable) * t.escalation_cost as score
+               sum(td.conversations - td.addressable) * t.escalation_cost as score,
+               -- every conversation of the deployment in the window, all topics
+               sum(sum(td.conversations)) over (partition by td.deployment_id) as deployment_conversations
         from steward.conversation_topic_daily td
         join steward.topics t on t.org_id = td.org_id and t.id = td.topic_id
         where td.deployment_id = any (p_deployment_ids) and td.day >= p_from and td.day < p_to
@@ -277,7 +319,8 @@ returns table (
     owned            boolean,
     cadence_bucket   text,
     addressable      bigint,
-    ai_resolved      bigint
+    ai_resolved      bigint,
+    workflow_updates bigint
 )
 language sql stable
 begin atomic
@@ -325,7 +368,7 @@ begin atomic
                 when u.n <= 2 then 'LOW'
                 when u.n <= 9 then 'MEDIUM'
                 else 'HIGH' end,
-           coalesce(c.addressable, 0), coalesce(c.ai_resolved, 0)
+           coalesce(c.addressable, 0), coalesce(c.ai_resolved, 0), coalesce(u.n, 0)
     from weeks w
     left join outcomes c on c.deployment_id = w.deployment_id and c.week_start = w.week_start
     left join updates u on u.deployment_id = w.deployment_id and u.week_start = w.week_start

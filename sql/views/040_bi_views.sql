@@ -104,9 +104,10 @@ insert into internals.glossary values
   ('workflow_updates', 'Workflow updates recorded in the window.'),
   ('peak_week_updates', 'Most workflow updates in any 7 consecutive UTC days inside the window.'),
   ('days_since_last_update', 'Whole days from the last workflow update to the end of the window (or now, if earlier); null if none.'),
-  ('reviews', 'Performance reviews in the window.'),
-  ('weeks_reviewed', 'Share of the window''s 7-day periods (counted from window_from) with at least one review.'),
-  ('days_since_last_review', 'Whole days from the last review to the end of the window (or now, if earlier); null if none.'),
+  ('reviews', 'Performance reviews in the window, whether they count or not.'),
+  ('counted_reviews', 'Performance reviews in the window that count under the policy (reviewers_counted).'),
+  ('weeks_reviewed', 'Share of the window''s 7-day periods (counted from window_from) with at least one review that counts under the policy.'),
+  ('days_since_last_review', 'Whole days from the last review that counts under the policy to the end of the window (or now, if earlier); null if none.'),
   ('ownership_gap_days', 'Days (fractional) of the window, from launch until now, with no accountable owner.'),
   ('assignment_id', 'Ownership assignment id.'),
   ('person_id', 'Person id.'),
@@ -124,7 +125,7 @@ insert into internals.glossary values
   ('ended_reason', 'Why the period was ended.'),
   ('reasons', 'JSON array of {code, message}: every health rule that applies.'),
   ('last_update_at', 'Time of the latest workflow update.'),
-  ('last_review_at', 'Time of the latest performance review.'),
+  ('last_review_at', 'Time of the latest performance review that counts under the policy (reviewers_counted).'),
   ('arr_recent', 'ARR over the last 28 days (today included).'),
   ('arr_previous', 'ARR over the 28 days before those.'),
   ('deployments', 'Deployments that are not retired.'),
@@ -135,7 +136,34 @@ insert into internals.glossary values
   ('owned_share', 'Share of non-retired deployments with an active accountable owner.'),
   ('dimension', 'OWNERSHIP (owned vs unowned deployment-weeks) or CADENCE (workflow updates per week: NONE 0, LOW 1-2, MEDIUM 3-9, HIGH 10+).'),
   ('bucket', 'Bucket within the dimension.'),
-  ('deployment_weeks', 'Whole ISO deployment-weeks in the bucket.');
+  ('deployment_weeks', 'Whole ISO deployment-weeks in the bucket.'),
+  -- metrics.reviews (015_reviews.sql)
+  ('review_id', 'Performance review id.'),
+  ('reviewer_id', 'Person who made the review.'),
+  ('reviewer_name', 'Name of the reviewer.'),
+  ('reviewer_function', 'Function of the reviewer now: CX, ENGINEERING, IT, VENDOR, OTHER.'),
+  ('reviewed_at', 'When the review was made.'),
+  ('brief_week', 'Monday (UTC) of the ISO week whose weekly brief the review covered; null: none named.'),
+  ('reviewer_was_owner', 'True when the reviewer was the deployment''s accountable owner at the instant of the review.'),
+  ('reviewers_counted', 'Whose reviews count (policy): OWNER (the accountable owner at the time), OWNER_OR_CX (the owner or anyone in CX), ANYONE.'),
+  ('counted', 'True when the review counts for health and weeks reviewed under the policy''s reviewers_counted.'),
+  -- metrics.health_policy (015_reviews.sql)
+  ('stale_update_days', 'Policy: days without a workflow update before NO_RECENT_UPDATE (STALE); also the limit past which a workflow is stale.'),
+  ('stale_review_days', 'Policy: days without a counted review before NO_RECENT_REVIEW (STALE).'),
+  ('review_due_days', 'Policy: days without a counted review before REVIEW_OVERDUE (AT_RISK); a new owner must review within as many days of the start of their period.'),
+  ('min_owner_fte', 'Policy: the least share of a full-time person (0-1) an owner spends on AI before OWNER_LOW_FTE.'),
+  ('arr_drop_points', 'Policy: ARR points lost before ARR_DECLINING (and before a topic counts as declining).'),
+  ('arr_decay_points', 'Policy: ARR points lost since the owner left before ARR_DECAYED_SINCE_OWNER_LEFT.'),
+  ('escalation_after_days', 'Policy: days an alert may stay unacknowledged (ESCALATION_UNACKNOWLEDGED; maturity duty 5).'),
+  ('updated_at', 'When the policy was last changed.'),
+  -- metrics.deployment_maturity (035_weekly_review.sql)
+  ('duty_number', 'Number of the owner duty, 1-5, in the order level counts them.'),
+  ('duty', 'Owner duty: NAMED_CX_OWNER, WEEKLY_REVIEW, KEPT_CURRENT, COVERAGE_GROWING, ESCALATION_PATH.'),
+  ('met', 'True when the deployment meets the duty now.'),
+  ('evidence', 'JSON object: the figures behind the verdict.'),
+  ('next_step', 'One sentence: what to do to meet the duty; null when it is met.'),
+  ('level', 'Ownership maturity 0-5: the number of consecutive duties met, counting from the first.'),
+  ('as_of', 'The instant the figures describe (steward.clock()).');
 
 do $$
 declare
@@ -170,6 +198,9 @@ comment on view metrics.ownership_periods is 'Every ownership period, past and c
 comment on view metrics.deployment_health is 'Health status and reasons per deployment, under the organization policy.';
 comment on view metrics.ownership_overview is 'Per organization: deployments by health status and owned share.';
 comment on view metrics.ownership_impact_last_90_days is 'ARR in owned vs unowned deployment-weeks and by update cadence, last 90 days.';
+comment on view metrics.reviews is 'Every performance review, with whether it counts under the organization''s reviewers_counted policy.';
+comment on view metrics.health_policy is 'The organization''s health policy: the thresholds behind STALE, AT_RISK and the weekly review.';
+comment on view metrics.deployment_maturity is 'Per deployment and owner duty: met or not, evidence, next step, and the maturity level.';
 
 comment on function metrics.deployment_window(bigint[], date, date) is
     'Every window metric of the given deployments over the half-open UTC window [p_from, p_to): one row per deployment.';
@@ -178,9 +209,10 @@ comment on function metrics.deployment_weeks(bigint[], date, date) is
 comment on function metrics.health(bigint[]) is
     'Health status (UNOWNED > STALE > AT_RISK > HEALTHY) and every reason that applies, now, under the organization policy.';
 comment on function metrics.topic_opportunities(bigint[], date, date) is
-    'Uncovered topics of the given deployments in [p_from, p_to), ranked by uncovered volume times escalation cost.';
+    'Uncovered topics of the given deployments in [p_from, p_to), ranked by uncovered volume times escalation cost, '
+    'with the uncovered share of the deployment''s conversations.';
 comment on function metrics.deployment_week_facts(date, date) is
-    'Per deployment and whole ISO week inside [p_from, p_to): owned or not, update cadence bucket, addressable and AI resolved.';
+    'Per deployment and whole ISO week inside [p_from, p_to): owned or not, update cadence bucket, addressable, AI resolved and workflow updates.';
 comment on function metrics.ownership_impact(date, date) is
     'ARR of owned vs unowned deployment-weeks and by weekly update cadence (NONE 0, LOW 1-2, MEDIUM 3-9, HIGH 10+) in [p_from, p_to).';
 

@@ -50,8 +50,9 @@ async def test_no_owner_is_unowned(factory):
 
     h = await factory.health(dep)
 
-    assert (h["status"], h["codes"]) == ("UNOWNED", ["NO_OWNER"])
-    assert h["reasons"] == '[{"code": "NO_OWNER", "message": "No accountable owner is assigned."}]'
+    # yesterday's review was nobody's as owner: under the default policy (OWNER) it does not count
+    assert (h["status"], h["codes"]) == ("UNOWNED", ["NO_OWNER", "NO_RECENT_REVIEW", "REVIEW_OVERDUE"])
+    assert json.loads(h["reasons"])[0] == {"code": "NO_OWNER", "message": "No accountable owner is assigned."}
 
 
 async def test_an_owner_whose_period_ended_leaves_the_deployment_unowned(factory):
@@ -60,7 +61,9 @@ async def test_an_owner_whose_period_ended_leaves_the_deployment_unowned(factory
 
     h = await factory.health(dep)
 
-    assert (h["status"], h["codes"]) == ("UNOWNED", ["NO_OWNER"])
+    # the review at NOW - DAY came at the instant the period ended (exclusive): not the owner's, not counted
+    assert (h["status"], h["codes"]) == ("UNOWNED", ["NO_OWNER", "NO_RECENT_REVIEW", "REVIEW_OVERDUE"])
+    assert h["last_review_at"] is None
 
 
 async def test_a_deactivated_owner_is_unowned_and_not_judged_on_function_or_fte(factory):
@@ -249,8 +252,10 @@ async def test_arr_decayed_since_the_owner_left_is_an_unowned_reason_with_the_fi
     h = await factory.health(dep)
 
     assert h["status"] == "UNOWNED" and h["arr_owner_baseline"] is None  # no owner, no baseline of theirs
-    # ARR_DECLINING too: the last 4 weeks (10%) against the 4 before (13 of 14)
-    assert h["codes"] == ["ARR_DECAYED_SINCE_OWNER_LEFT", "NO_OWNER", "ARR_DECLINING"]
+    # ARR_DECLINING too: the last 4 weeks (10%) against the 4 before (13 of 14); the former owner's
+    # review of yesterday, 28 days after they left, does not count (default policy OWNER)
+    assert h["codes"] == ["ARR_DECAYED_SINCE_OWNER_LEFT", "NO_OWNER", "NO_RECENT_REVIEW", "ARR_DECLINING",
+                          "REVIEW_OVERDUE"]
     # 90% -> 10% (80 points >= 10); lost over the gap: 0.9 x 14 addressable - 5 resolved = 7.6
     assert ("ARR 90.0% → 10.0% since Dana Left left 29 days ago; ≈8 resolutions lost."
             in json.loads(h["reasons"])[0]["message"])
@@ -285,8 +290,10 @@ async def owner_with_history(factory, *, recent: tuple[int, int], since="2025-10
     (09-16..10-13) is not. ARR by block: 1: 50%, 2: 60%, 3: 50%, 4: 60%, 5: 60% (median 60%);
     in block 6, inside the period but incomplete, 50% (counted, the median would be 55%).
     The last 4 weeks: `recent` (resolved, addressable)."""
-    org, dep, _ = await deployment(factory, owned=False)
-    await factory.assign(org, dep, await factory.person(org), at(since, 0))
+    org, dep, _ = await deployment(factory, owned=False, review_age=None)
+    owner = await factory.person(org)
+    await factory.assign(org, dep, owner, at(since, 0))
+    await factory.review(org, dep, owner, NOW - DAY)  # the owner's own review: it counts
     topic = await factory.topic(org)
     await factory.workflow(org, dep, topic)
     for day, (resolved, total) in (("2026-02-20", (5, 10)), ("2026-01-20", (6, 10)), ("2025-12-20", (5, 10)),

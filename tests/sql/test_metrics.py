@@ -267,6 +267,7 @@ async def test_days_since_last_update_and_review_count_to_the_end_of_a_past_wind
     org = await factory.org()
     dep = await factory.deployment(org)
     author = await factory.person(org)
+    await factory.assign(org, dep, author, at("2026-01-01", 0))  # only the owner's reviews count (policy OWNER)
     await factory.update(org, dep, author, at("2026-03-05", 12))
     await factory.update(org, dep, author, at("2026-03-12"))      # after the window: ignored
     await factory.review(org, dep, author, at("2026-03-01", 6))   # before the window: still the last one
@@ -283,6 +284,7 @@ async def test_days_since_last_update_and_review_count_to_now_when_the_window_ru
     org = await factory.org()
     dep = await factory.deployment(org)
     author = await factory.person(org)
+    await factory.assign(org, dep, author, at("2026-01-01", 0))  # only the owner's reviews count (policy OWNER)
     await factory.update(org, dep, author, at("2026-03-07", 12))
     await factory.review(org, dep, author, at("2026-03-09", 6))
     await factory.update(org, dep, author, at("2026-03-20"))      # after now: not yet happened
@@ -297,18 +299,21 @@ async def test_days_since_last_update_and_review_count_to_now_when_the_window_ru
 async def test_reviews_and_weeks_reviewed(factory):
     org = await factory.org()
     dep = await factory.deployment(org)
-    reviewer = await factory.person(org)
+    reviewer, colleague = await factory.person(org), await factory.person(org)
+    await factory.assign(org, dep, reviewer, at("2026-01-01", 0))
     for instant in (at("2026-03-02", 0), at("2026-03-08", 23), at("2026-03-22"), at("2026-03-31")):
         await factory.review(org, dep, reviewer, instant)
+    await factory.review(org, dep, colleague, at("2026-03-10"))  # not the owner: recorded, not counted
     await factory.set_now(at("2026-04-10"))
 
     four_weeks = await factory.window(dep, "2026-03-02", "2026-03-30")
     thirty_days = await factory.window(dep, "2026-03-02", "2026-04-01")
 
-    # 28 days = 4 weeks from 03-02; reviews in week 0 (twice) and week 2 -> 2 of 4
-    assert (four_weeks["reviews"], four_weeks["weeks_reviewed"]) == (3, 2 / 4)
+    # 28 days = 4 weeks from 03-02; the owner reviewed in week 0 (twice) and week 2 -> 2 of 4
+    # (week 1 had only the colleague's review of 03-10: counted, it would be 3 of 4)
+    assert (four_weeks["reviews"], four_weeks["counted_reviews"], four_weeks["weeks_reviewed"]) == (4, 3, 2 / 4)
     # 30 days = 5 periods (the last one 2 days long); 03-31 falls in period 4 -> 3 of 5
-    assert (thirty_days["reviews"], thirty_days["weeks_reviewed"]) == (4, 3 / 5)
+    assert (thirty_days["reviews"], thirty_days["counted_reviews"], thirty_days["weeks_reviewed"]) == (5, 4, 3 / 5)
 
 
 # --- ownership gap --------------------------------------------------------------------------------
