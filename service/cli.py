@@ -5,46 +5,19 @@ import argparse
 import asyncio
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import asyncpg
 
 from service import orgs
+from service.cli_support import database, say
 from service.config import ConfigError, Settings
 from service.db.migrate import MigrationError, migrate
 from service.db.pool import connect
 from service.ingest.cli import add_parser as add_import_parser
 from service.ingest.cli import cmd_import
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-@contextmanager
-def database(settings: Settings) -> Iterator[str]:
-    """Yield the server URL: DATABASE_URL, or the embedded cluster (stopped on exit if started here)."""
-    if settings.database_url:
-        say("steward: using PostgreSQL at DATABASE_URL")
-        yield settings.database_url
-        return
-    from service.db.embedded import (
-        EmbeddedPostgres,  # an extra: a clear ConfigError when it is not installed
-    )
-
-    embedded = EmbeddedPostgres(settings.pgdata, settings.embedded_port)
-    url = embedded.start()
-    state = "started" if embedded.started_here else "reusing running"
-    say(f"steward: {state} embedded PostgreSQL in {embedded.pgdata} on 127.0.0.1:{settings.embedded_port}")
-    try:
-        yield url
-    finally:
-        if embedded.started_here:
-            embedded.stop()
-            say("steward: stopped embedded PostgreSQL")
 
 
 async def _migrate(url: str) -> None:

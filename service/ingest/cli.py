@@ -13,6 +13,7 @@ from typing import TextIO
 
 import asyncpg
 
+from service.cli_support import database, say
 from service.config import ConfigError, Settings
 from service.db import pool as db
 from service.ingest.merge import FORMATS, IngestError, Result, ingest
@@ -128,8 +129,6 @@ async def run_import(settings: Settings, url: str, path: Path, fmt: str, slug: s
 
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
-    from service.cli import database, say
-
     try:
         path: Path = args.file
         if not path.is_file():
