@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 
 from service.config import Settings
+from service.sql_files import load
 
 # Every session speaks UTC; JIT compilation costs more than it saves on these short queries.
 SERVER_SETTINGS = {"timezone": "UTC", "jit": "off", "application_name": "steward"}
@@ -14,6 +15,7 @@ SERVER_SETTINGS = {"timezone": "UTC", "jit": "off", "application_name": "steward
 # The role the service acts as inside a request: no table ownership, so
 # row-level security always applies.
 APP_ROLE = "steward_app"
+SQL = load("service.db", "pool.sql")
 
 
 async def connect(url: str, **kwargs) -> asyncpg.Connection:
@@ -33,11 +35,8 @@ async def create_pool(settings: Settings, url: str) -> asyncpg.Pool:
 
 async def scope_transaction(conn: asyncpg.Connection, org_id: int | None, statement_timeout_ms: int) -> None:
     """Inside an open transaction: become the app role and pin the organization."""
-    await conn.execute(
-        "select set_config('role', $1, true), set_config('app.org_id', $2, true),"
-        " set_config('statement_timeout', $3, true)",
-        APP_ROLE, "" if org_id is None else str(org_id), str(statement_timeout_ms),
-    )
+    await conn.execute(SQL["scope_transaction"], APP_ROLE, "" if org_id is None else str(org_id),
+                       str(statement_timeout_ms))
 
 
 @asynccontextmanager
