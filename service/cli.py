@@ -37,8 +37,9 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from service.demo.dataset import load_demo, print_reference_figures
+    from service.demo.figures import print_reference_figures
     from service.demo.gaps import print_gap_ledger
+    from service.demo.load import load_demo
 
     with database(settings) as url:
         asyncio.run(_migrate(url))
