@@ -14,8 +14,9 @@ from service.sql_files import load
 SQL_DIR = resources.files("service.sql")
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 VIEWS_DIR = SQL_DIR / "views"
-# The file that classifies conversations: when it changes, the rollups are recomputed.
-ROLLUP_FILE = "010_facts.sql"
+# The file that classifies conversations: when its content changes, the rollups are recomputed
+# (its name does not count: it was 010_facts.sql until #11, as migration 0004 still says).
+ROLLUP_FILE = "010_conversation_rollup.sql"
 LOCK_KEY = 0x5E7A4D  # pg_advisory_lock key: one migrator at a time per database
 SQL = load("service.db", "migrate.sql")
 
@@ -63,12 +64,13 @@ def migrations(directory: Traversable = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
-def views_checksum(directory: Traversable = VIEWS_DIR, migration_list: list[Migration] | None = None) -> str:
-    """Changes when any view file changes, or when a migration is added (tables under the views moved)."""
+def views_checksum(directory: Traversable | None = None, migration_list: list[Migration] | None = None) -> str:
+    """Changes when any view file (of VIEWS_DIR, the one rebuilt) changes, is added, removed or renamed, or when
+    a migration is added (tables under the views moved)."""
     digest = hashlib.sha256()
     for m in migration_list if migration_list is not None else migrations():
         digest.update(m.checksum.encode())
-    for path in sql_files(directory):
+    for path in sql_files(directory if directory is not None else VIEWS_DIR):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
