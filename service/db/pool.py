@@ -22,6 +22,16 @@ async def connect(url: str, **kwargs) -> asyncpg.Connection:
     return await asyncpg.connect(url, server_settings=SERVER_SETTINGS, **kwargs)
 
 
+@asynccontextmanager
+async def connection(url: str) -> AsyncIterator[asyncpg.Connection]:
+    """One connection of its own (as `connect` makes it), closed on exit: what a command works on."""
+    conn = await connect(url)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
 async def create_pool(settings: Settings, url: str) -> asyncpg.Pool:
     return await asyncpg.create_pool(
         url,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from service.db.pool import connect
+from service.db.pool import connection
 from service.demo.dataset import DEMO_SLUGS
 from service.sql_files import load
 
@@ -18,11 +18,8 @@ async def reference_figures(conn: asyncpg.Connection) -> dict:
 
 async def print_reference_figures(url: str) -> None:
     """Print the reference figures as the views report them."""
-    conn = await connect(url)
-    try:
+    async with connection(url) as conn:
         f = await reference_figures(conn)
-    finally:
-        await conn.close()
     print(f"Reference figures for {f['today']} (UTC; AI resolutions reopened within {f['reopen_window_hours']} h"
           " do not count):")
     print(f"  lumen-beauty/concierge          workflow updates, last 30 days: {f['lumen_updates_30d']}"

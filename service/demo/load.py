@@ -8,7 +8,7 @@ from datetime import date
 
 import asyncpg
 
-from service.db.pool import connect
+from service.db.pool import connection
 from service.demo.dataset import DEMO_SLUGS, ORGS
 from service.demo.generate import Demo, build
 from service.demo.spec import LEAVE_HOUR, Org, Person, at, workflow_name
@@ -20,15 +20,12 @@ SQL = load("service.demo", "load.sql")
 async def load_demo(url: str) -> str:
     """Replace the demo organizations with a fresh data set, in one transaction; returns a summary."""
     started = time.perf_counter()
-    conn = await connect(url)
-    try:
+    async with connection(url) as conn:
         today = await conn.fetchval(SQL["today"])
         async with conn.transaction():
             # The server purges while Python builds the rows.
             demo, _ = await asyncio.gather(asyncio.to_thread(build, today), purge(conn))
             await insert(conn, demo)
-    finally:
-        await conn.close()
     people = sum(len(o.people) for o in ORGS)
     deployments = sum(len(o.deployments) for o in ORGS)
     return (f"steward: demo loaded for {today.isoformat()}: {len(ORGS)} organizations, {deployments} deployments,"
