@@ -34,7 +34,7 @@ git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} cp --parent
 wheel=$(ls "$work"/dist/steward-*.whl)
 echo "$(basename "$wheel"): $(du -k "$wheel" | cut -f1) kB"
 members=$("$python" -m zipfile -l "$wheel" | awk 'NR > 1 {print $1}')
-for member in service/sql/migrations/0001_core_tables.sql service/sql/views/010_facts.sql \
+for member in service/sql/migrations/0001_core_tables.sql service/sql/views/010_conversation_rollup.sql \
               service/static/graphiql.html service/static/graphiql/graphiql.min.js; do
   grep -qx "$member" <<<"$members" || fail "$member is not in the wheel"
 done

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from gen_conversations import TOPICS, rows, write  # noqa: E402
 
-from service import ingest  # noqa: E402
+from service.ingest import merge as ingest  # noqa: E402
 
 from service.db import pool as db
 from service.auth import create_token  # noqa: E402

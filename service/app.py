@@ -41,7 +41,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
                        connect_timeout_s=settings.db_connect_timeout_s)
         app.state.live = Live(pool, hub)
         hub.start()
-        app.state.webhooks = webhooks = Worker(settings, database_url) if settings.webhooks.worker else None
+        app.state.webhooks = webhooks = Worker(settings, database_url, hub) if settings.webhooks.worker else None
         if webhooks is not None:
             webhooks.start()
         try:

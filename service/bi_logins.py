@@ -11,9 +11,13 @@ from datetime import datetime
 
 import asyncpg
 
+from service.sql_files import load
+
 # Lower-case, unquoted-safe SQL identifiers; `pg_` names are reserved by PostgreSQL.
 NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 SCRAM_ITERATIONS = 4096  # PostgreSQL's default (scram_iterations)
+SQL = load("service", "bi_logins.sql")
+ORGS = load("service", "orgs.sql")
 
 
 @dataclass(frozen=True)
@@ -47,38 +51,28 @@ async def create_bi_login(conn: asyncpg.Connection, org_slug: str, name: str) ->
     check_name(name)
     password = secrets.token_urlsafe(24)
     async with conn.transaction():
-        org_id = await conn.fetchval("select id from steward.organizations where slug = $1", org_slug)
+        org_id = await conn.fetchval(ORGS["org_id"], org_slug)
         if org_id is None:
             raise LookupError(f"no organization with slug {org_slug!r}")
-        if await conn.fetchval("select exists (select 1 from pg_roles where rolname = $1)", name):
+        if await conn.fetchval(SQL["role_exists"], name):
             raise ValueError(f"a role named {name!r} already exists: choose another name")
-        if await conn.fetchval("select exists (select 1 from steward.bi_logins where role = $1)", name):
+        if await conn.fetchval(SQL["mapping_exists"], name):
             raise ValueError(f"a BI login mapping named {name!r} is left over: `steward bi-login revoke {name}` first")
-        ddl = await conn.fetchval(
-            "select format('create role %I with login password %L nosuperuser nocreatedb nocreaterole"
-            " noreplication nobypassrls inherit in role bi_reader', $1::text, $2::text)",
-            name, scram_verifier(password),
-        )
+        ddl = await conn.fetchval(SQL["create_role_ddl"], name, scram_verifier(password))
         try:
             await conn.execute(ddl)
         except asyncpg.DuplicateObjectError as exc:  # created concurrently
             raise ValueError(f"a role named {name!r} already exists: choose another name") from exc
-        await conn.execute("insert into steward.bi_logins (role, org_id) values ($1, $2)", name, org_id)
+        await conn.execute(SQL["add_mapping"], name, org_id)
     return password
 
 
 async def revoke_bi_login(conn: asyncpg.Connection, name: str) -> str:
     """Remove the mapping and drop the login (or, if it still owns something, disable it); say which."""
     async with conn.transaction():
-        mapped = await conn.fetchval("delete from steward.bi_logins where role = $1 returning org_id", name)
+        mapped = await conn.fetchval(SQL["remove_mapping"], name)
         # only ever a BI login: a direct member of bi_reader, not privileged, not the service
-        role = await conn.fetchrow(
-            "select r.rolsuper or r.rolbypassrls or r.rolcreaterole or pg_has_role(r.rolname, 'steward_app', 'MEMBER')"
-            " as privileged,"
-            " exists (select 1 from pg_auth_members m where m.member = r.oid and m.roleid = 'bi_reader'::regrole)"
-            " as bi_member"
-            " from pg_roles r where r.rolname = $1", name,
-        )
+        role = await conn.fetchrow(SQL["role_kind"], name)
         if role is None:
             if mapped is None:
                 raise LookupError(f"no BI login named {name!r}")
@@ -87,26 +81,20 @@ async def revoke_bi_login(conn: asyncpg.Connection, name: str) -> str:
             if mapped is None:
                 raise LookupError(f"{name!r} is not a BI login (not a plain member of bi_reader)")
             return "mapping removed; the role is not a BI login and was left as it is"
-        quoted = await conn.fetchval("select quote_ident($1)", name)
-        await conn.execute(f"alter role {quoted} nologin")
+        ddl = await conn.fetchrow(SQL["revoke_ddl"], name)
+        await conn.execute(ddl["nologin"])
         try:
             async with conn.transaction():
-                await conn.execute(f"drop role {quoted}")
+                await conn.execute(ddl["drop_role"])
             return "dropped"
         except asyncpg.DependentObjectsStillExistError:
             # it owns or was granted something (perhaps in another database): keep it, unable to log in or read
-            await conn.execute(f"revoke bi_reader from {quoted}")
+            await conn.execute(ddl["revoke_reader"])
             return "disabled (nologin, removed from bi_reader): it still owns or holds privileges elsewhere"
 
 
 async def list_bi_logins(conn: asyncpg.Connection, org_slug: str | None = None) -> list[BiLogin]:
-    if org_slug is not None and not await conn.fetchval(
-            "select exists (select 1 from steward.organizations where slug = $1)", org_slug):
+    if org_slug is not None and not await conn.fetchval(SQL["org_exists"], org_slug):
         raise LookupError(f"no organization with slug {org_slug!r}")
-    rows = await conn.fetch(
-        "select b.role, o.slug, b.created_at, coalesce(r.rolcanlogin, false) as can_login, r.oid is not null as exists"
-        " from steward.bi_logins b join steward.organizations o on o.id = b.org_id"
-        " left join pg_roles r on r.rolname = b.role"
-        " where $1::text is null or o.slug = $1 order by o.slug, b.role", org_slug,
-    )
+    rows = await conn.fetch(SQL["list_logins"], org_slug)
     return [BiLogin(r["role"], r["slug"], r["created_at"], r["can_login"], r["exists"]) for r in rows]

@@ -5,54 +5,24 @@ import argparse
 import asyncio
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import asyncpg
 
 from service import orgs
+from service.cli_support import database, say
 from service.config import ConfigError, Settings
 from service.db.migrate import MigrationError, migrate
-from service.db.pool import connect
+from service.db.pool import connection
 from service.ingest.cli import add_parser as add_import_parser
 from service.ingest.cli import cmd_import
 
 
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-@contextmanager
-def database(settings: Settings) -> Iterator[str]:
-    """Yield the server URL: DATABASE_URL, or the embedded cluster (stopped on exit if started here)."""
-    if settings.database_url:
-        say("steward: using PostgreSQL at DATABASE_URL")
-        yield settings.database_url
-        return
-    from service.db.embedded import (
-        EmbeddedPostgres,  # an extra: a clear ConfigError when it is not installed
-    )
-
-    embedded = EmbeddedPostgres(settings.pgdata, settings.embedded_port)
-    url = embedded.start()
-    state = "started" if embedded.started_here else "reusing running"
-    say(f"steward: {state} embedded PostgreSQL in {embedded.pgdata} on 127.0.0.1:{settings.embedded_port}")
-    try:
-        yield url
-    finally:
-        if embedded.started_here:
-            embedded.stop()
-            say("steward: stopped embedded PostgreSQL")
-
-
 async def _migrate(url: str) -> None:
-    conn = await connect(url)
-    try:
+    async with connection(url) as conn:
         report = await migrate(conn)
-    finally:
-        await conn.close()
     applied = ", ".join(report.applied) or "none"
     say(f"steward: migrations applied: {applied}; views {'rebuilt' if report.views_rebuilt else 'current'}")
 
@@ -64,8 +34,9 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from service.demo.dataset import load_demo, print_reference_figures
+    from service.demo.figures import print_reference_figures
     from service.demo.gaps import print_gap_ledger
+    from service.demo.load import load_demo
 
     with database(settings) as url:
         asyncio.run(_migrate(url))
@@ -105,16 +76,13 @@ async def _demo_tokens(url: str, slugs: tuple[str, ...]) -> list[tuple[int, str,
     """A read token and a write token for each demo organization: (id, slug, kind, scopes, token)."""
     from service.auth import create_token
 
-    conn = await connect(url)
-    try:
-        tokens = []
+    tokens = []
+    async with connection(url) as conn:
         for slug in slugs:
             for kind, scopes in DEMO_TOKENS:
                 token_id, token = await create_token(conn, slug, scopes.split(","), f"demo-{kind}")
                 tokens.append((token_id, slug, kind, scopes, token))
-        return tokens
-    finally:
-        await conn.close()
+    return tokens
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -145,11 +113,8 @@ async def _check_current(url: str) -> None:
     """Refuse to serve a database whose migrations are behind the code."""
     from service.db.migrate import pending
 
-    conn = await connect(url)
-    try:
+    async with connection(url) as conn:
         todo, views_stale = await pending(conn)
-    finally:
-        await conn.close()
     if todo or views_stale:
         raise MigrationError("the database is not migrated to this version: run `steward migrate` first")
 
@@ -157,11 +122,8 @@ async def _check_current(url: str) -> None:
 def on_database(settings: Settings, work: Callable[[str, asyncpg.Connection], Awaitable[None]]) -> int:
     """Run `work(url, connection)` on one owner connection to the database (embedded or DATABASE_URL)."""
     async def run(url: str) -> None:
-        conn = await connect(url)
-        try:
+        async with connection(url) as conn:
             await work(url, conn)
-        finally:
-            await conn.close()
 
     with database(settings) as url:
         asyncio.run(run(url))

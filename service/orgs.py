@@ -9,27 +9,12 @@ from datetime import datetime
 
 import asyncpg
 
+from service.sql_files import load
+
 # The same rule as the check constraint on steward.organizations.slug (which enforces it).
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 
-CREATE_ORG = """
-    insert into steward.organizations (slug, name, vertical) values ($1, $2, $3)
-    returning id, slug, name, vertical, created_at
-"""
-LIST_ORGS = """
-    select o.id, o.slug, o.name, o.vertical, o.created_at,
-           (select count(*) from steward.api_tokens t where t.org_id = o.id and t.revoked_at is null) as tokens
-      from steward.organizations o
-     order by o.slug
-"""
-ORG_ID = "select id from steward.organizations where slug = $1"
-# Never the secret (it is not stored) nor its hash.
-LIST_TOKENS = """
-    select id, name, scopes, created_at, last_used_at, revoked_at
-      from steward.api_tokens
-     where org_id = $1
-     order by id
-"""
+SQL = load("service", "orgs.sql")
 
 
 class UsageError(ValueError):
@@ -68,13 +53,13 @@ async def create_org(conn: asyncpg.Connection, slug: str, name: str, vertical: s
     """Create an organization (as the database owner); a clear error for a taken slug."""
     values = check_slug(slug), check_name(name, "--name"), check_name(vertical, "--vertical")
     try:
-        return await conn.fetchrow(CREATE_ORG, *values)
+        return await conn.fetchrow(SQL["create_org"], *values)
     except asyncpg.UniqueViolationError:
         raise UsageError(f"an organization with slug {slug!r} already exists (see `steward org list`)") from None
 
 
 async def org_id(conn: asyncpg.Connection, slug: str) -> int:
-    found = await conn.fetchval(ORG_ID, slug)
+    found = await conn.fetchval(SQL["org_id"], slug)
     if found is None:
         raise LookupError(f"no organization with slug {slug!r} (see `steward org list`, or `steward org create`)")
     return found
@@ -84,8 +69,8 @@ async def list_tokens(conn: asyncpg.Connection, slug: str) -> list[asyncpg.Recor
     org = await org_id(conn, slug)
     async with conn.transaction(readonly=True):
         # pinned to the organization, so row-level security agrees even for an owner it binds
-        await conn.execute("select set_config('app.org_id', $1, true)", str(org))
-        return await conn.fetch(LIST_TOKENS, org)
+        await conn.execute(SQL["pin_org"], str(org))
+        return await conn.fetch(SQL["list_tokens"], org)
 
 
 def _when(value: datetime | None) -> str:
@@ -105,7 +90,7 @@ async def run_org(conn: asyncpg.Connection, args: argparse.Namespace) -> None:
         print(f"steward: organization {row['slug']} ({row['name']}, {row['vertical']}) created with id {row['id']};"
               f" next: steward token create --org {row['slug']}", file=sys.stderr)
         return
-    rows = await conn.fetch(LIST_ORGS)
+    rows = await conn.fetch(SQL["list_orgs"])
     print(table(("id", "slug", "name", "vertical", "created", "active tokens"),
                 [(r["id"], r["slug"], r["name"], r["vertical"], _when(r["created_at"]), r["tokens"]) for r in rows]))
 

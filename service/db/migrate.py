@@ -8,15 +8,17 @@ from importlib.resources.abc import Traversable
 
 import asyncpg
 
+from service.sql_files import load
+
 # Package data of `service.sql` (the top-level sql/ folder in a checkout), so a wheel works too.
 SQL_DIR = resources.files("service.sql")
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 VIEWS_DIR = SQL_DIR / "views"
-# Schemas rebuilt from sql/views on every change: nothing else may live there.
-REPEATABLE_SCHEMAS = ("metrics", "internals")
-# The file that classifies conversations: when it changes, the rollups are recomputed.
-ROLLUP_FILE = "010_facts.sql"
+# The file that classifies conversations: when its content changes, the rollups are recomputed
+# (its name does not count: it was 010_facts.sql until #11, as migration 0004 still says).
+ROLLUP_FILE = "010_conversation_rollup.sql"
 LOCK_KEY = 0x5E7A4D  # pg_advisory_lock key: one migrator at a time per database
+SQL = load("service.db", "migrate.sql")
 
 
 class MigrationError(RuntimeError):
@@ -62,38 +64,22 @@ def migrations(directory: Traversable = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
-def views_checksum(directory: Traversable = VIEWS_DIR, migration_list: list[Migration] | None = None) -> str:
-    """Changes when any view file changes, or when a migration is added (tables under the views moved)."""
+def views_checksum(directory: Traversable | None = None, migration_list: list[Migration] | None = None) -> str:
+    """Changes when any view file (of VIEWS_DIR, the one rebuilt) changes, is added, removed or renamed, or when
+    a migration is added (tables under the views moved)."""
     digest = hashlib.sha256()
     for m in migration_list if migration_list is not None else migrations():
         digest.update(m.checksum.encode())
-    for path in sql_files(directory):
+    for path in sql_files(directory if directory is not None else VIEWS_DIR):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
-BOOKKEEPING = """
-create schema if not exists steward_meta;
-create table if not exists steward_meta.schema_migrations (
-    version     text primary key,
-    name        text not null,
-    checksum    text not null,
-    applied_at  timestamptz not null default now()
-);
-create table if not exists steward_meta.views_state (
-    singleton   boolean primary key default true check (singleton),
-    checksum    text not null,
-    rebuilt_at  timestamptz not null default now()
-);
-alter table steward_meta.views_state add column if not exists rollup_checksum text;
-"""
-
-
 async def _applied(conn: asyncpg.Connection) -> dict[str, str]:
-    exists = await conn.fetchval("select to_regclass('steward_meta.schema_migrations') is not null")
+    exists = await conn.fetchval(SQL["migrations_recorded"])
     if not exists:
         return {}
-    rows = await conn.fetch("select version, checksum from steward_meta.schema_migrations")
+    rows = await conn.fetch(SQL["applied_migrations"])
     return {r["version"]: r["checksum"] for r in rows}
 
 
@@ -121,33 +107,30 @@ async def pending(conn: asyncpg.Connection) -> tuple[list[Migration], bool]:
     files = migrations()
     todo = _verify(await _applied(conn), files)
     current = None
-    if await conn.fetchval("select to_regclass('steward_meta.views_state') is not null"):
-        current = await conn.fetchval("select checksum from steward_meta.views_state")
+    if await conn.fetchval(SQL["views_recorded"]):
+        current = await conn.fetchval(SQL["views_checksum"])
     return todo, current != views_checksum(migration_list=files)
 
 
 async def migrate(conn: asyncpg.Connection) -> Report:
     """Bring the database up to date; safe to run twice or from two processes at once."""
-    await conn.execute("select pg_advisory_lock($1)", LOCK_KEY)
+    await conn.execute(SQL["lock"], LOCK_KEY)
     try:
-        await conn.execute(BOOKKEEPING)
+        await conn.execute(SQL["bookkeeping"])
         files = migrations()
         todo = _verify(await _applied(conn), files)
         for migration in todo:
             async with conn.transaction():
                 await conn.execute(migration.sql)
-                await conn.execute(
-                    "insert into steward_meta.schema_migrations (version, name, checksum) values ($1, $2, $3)",
-                    migration.version, migration.name, migration.checksum,
-                )
+                await conn.execute(SQL["record_migration"], migration.version, migration.name, migration.checksum)
         wanted = views_checksum(migration_list=files)
-        current = await conn.fetchval("select checksum from steward_meta.views_state")
+        current = await conn.fetchval(SQL["views_checksum"])
         rebuilt = current != wanted
         if rebuilt:
             await _rebuild_views(conn, wanted)
         return Report(applied=[f"{m.version}_{m.name}" for m in todo], views_rebuilt=rebuilt)
     finally:
-        await conn.execute("select pg_advisory_unlock($1)", LOCK_KEY)
+        await conn.execute(SQL["unlock"], LOCK_KEY)
 
 
 def rollup_checksum() -> str:
@@ -158,9 +141,8 @@ async def _rebuild_views(conn: asyncpg.Connection, checksum: str) -> None:
     """Drop and recreate the repeatable schemas in one transaction; refresh rollups if their rules changed."""
     rollup = rollup_checksum()
     async with conn.transaction():
-        previous_rollup = await conn.fetchval("select rollup_checksum from steward_meta.views_state")
-        for schema in REPEATABLE_SCHEMAS:
-            await conn.execute(f"drop schema if exists {schema} cascade; create schema {schema};")
+        previous_rollup = await conn.fetchval(SQL["rollup_checksum"])
+        await conn.execute(SQL["reset_repeatable_schemas"])
         for path in sql_files(VIEWS_DIR):
             try:
                 await conn.execute(path.read_text())
@@ -169,11 +151,5 @@ async def _rebuild_views(conn: asyncpg.Connection, checksum: str) -> None:
         if previous_rollup != rollup:
             # the classification rules changed: recompute what the rollups hold
             # (minutes at tens of millions of conversations, so only then)
-            await conn.execute(
-                "select internals.refresh_conversation_daily(array(select id from steward.deployments))")
-        await conn.execute(
-            "insert into steward_meta.views_state (checksum, rollup_checksum) values ($1, $2)"
-            " on conflict (singleton) do update set checksum = excluded.checksum,"
-            " rollup_checksum = excluded.rollup_checksum, rebuilt_at = now()",
-            checksum, rollup,
-        )
+            await conn.execute(SQL["refresh_rollups"])
+        await conn.execute(SQL["record_views"], checksum, rollup)

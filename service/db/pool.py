@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 
 from service.config import Settings
+from service.sql_files import load
 
 # Every session speaks UTC; JIT compilation costs more than it saves on these short queries.
 SERVER_SETTINGS = {"timezone": "UTC", "jit": "off", "application_name": "steward"}
@@ -14,10 +15,21 @@ SERVER_SETTINGS = {"timezone": "UTC", "jit": "off", "application_name": "steward
 # The role the service acts as inside a request: no table ownership, so
 # row-level security always applies.
 APP_ROLE = "steward_app"
+SQL = load("service.db", "pool.sql")
 
 
 async def connect(url: str, **kwargs) -> asyncpg.Connection:
     return await asyncpg.connect(url, server_settings=SERVER_SETTINGS, **kwargs)
+
+
+@asynccontextmanager
+async def connection(url: str) -> AsyncIterator[asyncpg.Connection]:
+    """One connection of its own (as `connect` makes it), closed on exit: what a command works on."""
+    conn = await connect(url)
+    try:
+        yield conn
+    finally:
+        await conn.close()
 
 
 async def create_pool(settings: Settings, url: str) -> asyncpg.Pool:
@@ -33,11 +45,8 @@ async def create_pool(settings: Settings, url: str) -> asyncpg.Pool:
 
 async def scope_transaction(conn: asyncpg.Connection, org_id: int | None, statement_timeout_ms: int) -> None:
     """Inside an open transaction: become the app role and pin the organization."""
-    await conn.execute(
-        "select set_config('role', $1, true), set_config('app.org_id', $2, true),"
-        " set_config('statement_timeout', $3, true)",
-        APP_ROLE, "" if org_id is None else str(org_id), str(statement_timeout_ms),
-    )
+    await conn.execute(SQL["scope_transaction"], APP_ROLE, "" if org_id is None else str(org_id),
+                       str(statement_timeout_ms))
 
 
 @asynccontextmanager

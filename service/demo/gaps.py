@@ -1,7 +1,7 @@
 """The gap ledger of the demo's reference deployments, as `steward demo` prints it."""
 from __future__ import annotations
 
-from service.db.pool import connect
+from service.db.pool import connection
 from service.sql_files import load
 
 SQL = load("schema.ownership", "gaps.sql")
@@ -30,10 +30,7 @@ def ledger_lines(rows) -> list[str]:
 
 async def print_gap_ledger(url: str) -> None:
     """Print the ownership gaps of the reference deployments (metrics.ownership_gaps) and their ARR reasons."""
-    conn = await connect(url)
-    try:
+    async with connection(url) as conn:
         rows = await conn.fetch(SQL["reference_gaps"], list(REFERENCE_DEPLOYMENTS))
-    finally:
-        await conn.close()
     print("Ownership gaps (baseline: 4 weeks before; lost: resolutions over the gap; cost: lost × escalation cost):")
     print("\n".join(ledger_lines(rows)))

@@ -23,12 +23,14 @@ import asyncpg
 from schema.health.record import SQL
 from service.config import Settings
 from service.db import pool as db
+from service.sql_files import load
 
 log = logging.getLogger("steward.evaluator")
 
 LEADER_KEY = 0x5E7A4E  # pg_try_advisory_lock key: one evaluator at a time per database (migrate uses 0x5E7A4D)
 # One organization's pass may take longer than a request: at least this long before it is cancelled.
 MIN_PASS_TIMEOUT_MS = 60_000
+LEAD = load("service.events", "evaluator.sql")["try_lead"]
 CONNECTION_LOST = (asyncpg.InterfaceError, asyncpg.ConnectionDoesNotExistError, OSError, asyncio.TimeoutError)
 
 
@@ -53,7 +55,7 @@ class Evaluator:
         await self.close()
         conn = await db.connect(self.url, timeout=self.settings.db_connect_timeout_s)
         try:
-            leader = await conn.fetchval("select pg_try_advisory_lock($1)", LEADER_KEY)
+            leader = await conn.fetchval(LEAD, LEADER_KEY)
         except BaseException:
             conn.terminate()
             raise

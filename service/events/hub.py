@@ -1,9 +1,13 @@
-"""One LISTEN connection per process on `steward_events`, fanned out to this process's subscribers by organization.
+"""The process's one LISTEN connection, fanned out: events to subscribers by organization, wake-ups to watchers.
 
 Every replica runs one hub, so every replica sees every committed event (NOTIFY is sent on
-commit only: a rolled-back event is never announced). A notification names a row
-(`{org_id, id, kind}`) and carries no tenant data: subscribers read the row by id under
+commit only: a rolled-back event is never announced). A notification on `steward_events` names
+a row (`{org_id, id, kind}`) and carries no tenant data: subscribers read the row by id under
 row-level security. The hub routes a notification only to subscribers of its `org_id`.
+
+Watchers (the webhook worker) are told "look again" on each notification of a channel they
+watch (`steward_webhooks`: a delivery was added) and after every (re)connection, since whatever
+was announced while the hub was not listening was not heard.
 
 Back-pressure: each subscriber has a bounded queue. One that falls `queue_size` events
 behind is dropped (its next read raises `Overflow`), so a slow client neither blocks the
@@ -23,7 +27,7 @@ import contextlib
 import json
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -34,6 +38,8 @@ from service.db import pool as db
 log = logging.getLogger("steward.events")
 
 CHANNEL = "steward_events"
+DELIVERIES = "steward_webhooks"  # a webhook delivery was added or is due again: no payload
+CHANNELS = (CHANNEL, DELIVERIES)
 LISTENER = "steward-listener"  # application_name of the listener connection (pg_stat_activity)
 HEALTH_CHANGED = "HEALTH_CHANGED"
 SQL = sql_files.load("service.events", "hub.sql")
@@ -128,6 +134,7 @@ class EventHub:
         self.orgs: dict[int, _OrgState] = {}
         self.listening = asyncio.Event()
         self.connections = 0  # listener connections made so far (a reconnect adds one)
+        self.watchers: dict[str, set[Callable[[], None]]] = {channel: set() for channel in CHANNELS}
         self._wanted = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._conn: asyncpg.Connection | None = None
@@ -170,6 +177,12 @@ class EventHub:
             if not state.subscribers and self.orgs.get(org_id) is state:
                 del self.orgs[org_id]
 
+    def watch(self, channel: str, wake: Callable[[], None]) -> Callable[[], None]:
+        """Call `wake()` on each notification on `channel` and after each (re)connection; returns the unwatch."""
+        self.watchers[channel].add(wake)
+        self._wanted.set()
+        return lambda: self.watchers[channel].discard(wake)
+
     def deliver(self, notice: Notice) -> None:
         state = self.orgs.get(notice.org_id)
         if state is None or not state.first_time(notice):
@@ -179,7 +192,10 @@ class EventHub:
 
     # The listener ---------------------------------------------------------------------------------
 
-    def _on_notify(self, _conn: asyncpg.Connection, _pid: int, _channel: str, payload: str) -> None:
+    def _on_notify(self, _conn: asyncpg.Connection, _pid: int, channel: str, payload: str) -> None:
+        self._wake(channel)
+        if channel != CHANNEL:
+            return
         try:
             message = json.loads(payload)
             notice = Notice(int(message["org_id"]), int(message["id"]), str(message["kind"]))
@@ -187,6 +203,11 @@ class EventHub:
             log.warning("ignored a malformed notification on %s", CHANNEL)
             return
         self.deliver(notice)
+
+    def _wake(self, *channels: str) -> None:
+        for channel in channels:
+            for wake in list(self.watchers[channel]):
+                wake()
 
     async def _run(self) -> None:
         await self._wanted.wait()
@@ -197,10 +218,12 @@ class EventHub:
                 conn = await asyncpg.connect(self.url, timeout=self.connect_timeout_s,
                                              server_settings=db.SERVER_SETTINGS | {"application_name": LISTENER})
                 conn.add_termination_listener(lambda _c, lost=lost: lost.set())
-                await conn.add_listener(CHANNEL, self._on_notify)
+                for channel in CHANNELS:
+                    await conn.add_listener(channel, self._on_notify)
                 self._conn, self.connections = conn, self.connections + 1
                 self.listening.set()
-                log.info("listening on %s", CHANNEL)
+                log.info("listening on %s", ", ".join(CHANNELS))
+                self._wake(*CHANNELS)  # what was announced before the hub listened
                 if had_gap:
                     await self._catch_up()
                 delay = 0.1
@@ -224,7 +247,7 @@ class EventHub:
                 async with asyncio.timeout(self.check_interval_s):
                     await lost.wait()
             if not lost.is_set():
-                await conn.execute("select 1", timeout=self.connect_timeout_s)
+                await conn.execute(SQL["ping"], timeout=self.connect_timeout_s)
         raise ConnectionError("the listener connection was closed")
 
     async def _close(self) -> None:

@@ -12,7 +12,7 @@ import httpx
 from standardwebhooks import Webhook
 
 from schema.webhooks import urls as webhook_urls
-from service.events.webhook_settings import WebhookSettings
+from service.config import WebhookSettings
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32

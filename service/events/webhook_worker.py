@@ -6,10 +6,11 @@ outside any transaction, then records each attempt: delivered, or due again afte
 exponential backoff with jitter, or FAILED once the retry window (24 h) is over. A run of
 failed attempts disables the endpoint, and that is itself an event (WEBHOOK_DISABLED).
 
-It wakes at once on NOTIFY (`steward_events`, the shared event channel, and
-`steward_webhooks`, sent whenever a delivery is added) and otherwise polls every few
-seconds. A worker that dies mid-send leaves its claims to expire: after the lease another
-worker sends them again, with the same `webhook-id`.
+It wakes at once when the process's event hub (service/events/hub.py, the one LISTEN
+connection) hears `steward_webhooks`, sent whenever a delivery is added or is due again, or
+reconnects; otherwise it polls every few seconds. A worker given no hub runs one of its own.
+A worker that dies mid-send leaves its claims to expire: after the lease another worker sends
+them again, with the same `webhook-id`.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import json
 import logging
 import random
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -27,14 +29,13 @@ import httpx
 from service.config import Settings
 from service.db import pool as db
 from service.events import webhook_sender
+from service.events.hub import DELIVERIES, EventHub
 from service.http.health import database_down
 from service.sql_files import load
 
 log = logging.getLogger("steward.webhooks")
 
 SQL = load("service.events", "webhook_worker.sql")
-ROLE = "steward_webhook_worker"
-CHANNELS = ("steward_events", "steward_webhooks")
 RECONNECT_S = (0.5, 10.0)  # first and longest pause between tries when the database is away
 
 
@@ -47,10 +48,13 @@ def backoff(attempt: int, base_s: float, max_s: float) -> float:
 class Worker:
     """One delivery worker: start() in the app's lifespan, stop() at shutdown."""
 
-    def __init__(self, settings: Settings, database_url: str):
+    def __init__(self, settings: Settings, database_url: str, hub: EventHub | None = None):
         self.settings = settings
         self.hooks = settings.webhooks
         self.url = database_url
+        self.hub = hub
+        self._own_hub: EventHub | None = None  # started here when given none
+        self._unwatch: Callable[[], None] | None = None
         self._wake = asyncio.Event()
         self._inflight: set[asyncio.Task] = set()
         self._task: asyncio.Task | None = None
@@ -69,6 +73,10 @@ class Worker:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._unwatch is not None:
+            self._unwatch()
+        if self._own_hub is not None:
+            await self._own_hub.stop()
         if self._inflight and drain_s > 0:
             await asyncio.wait(self._inflight, timeout=drain_s)
         for task in self._inflight:
@@ -83,26 +91,32 @@ class Worker:
 
     async def _run(self) -> None:
         self._http = webhook_sender.client(self.hooks)
-        listener = asyncio.create_task(self._listen(), name="steward-webhooks-listen")
         pause = RECONNECT_S[0]
-        try:
-            while True:
-                try:
-                    if self._pool is None:
-                        self._pool = await asyncpg.create_pool(
-                            self.url, min_size=0, max_size=2, timeout=self.settings.db_connect_timeout_s,
-                            command_timeout=self.settings.request_timeout_s, server_settings=db.SERVER_SETTINGS)
-                    await self._work_once()
-                    pause = RECONNECT_S[0]
-                except Exception as exc:  # the database away (or a bug): log, pause, go on; never die
-                    level = logging.WARNING if database_down(exc) else logging.ERROR
-                    log.log(level, "webhook worker: %s: %s", type(exc).__name__, exc)
-                    await asyncio.sleep(pause)
-                    pause = min(pause * 2, RECONNECT_S[1])
-        finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+        while True:
+            try:
+                if self._pool is None:
+                    self._pool = await asyncpg.create_pool(
+                        self.url, min_size=0, max_size=2, timeout=self.settings.db_connect_timeout_s,
+                        command_timeout=self.settings.request_timeout_s, server_settings=db.SERVER_SETTINGS)
+                if self._unwatch is None:
+                    self._unwatch = self._watch(self._pool)
+                await self._work_once()
+                pause = RECONNECT_S[0]
+            except Exception as exc:  # the database away (or a bug): log, pause, go on; never die
+                level = logging.WARNING if database_down(exc) else logging.ERROR
+                log.log(level, "webhook worker: %s: %s", type(exc).__name__, exc)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, RECONNECT_S[1])
+
+    def _watch(self, pool: asyncpg.Pool) -> Callable[[], None]:
+        """Be woken by the hub on each added delivery (and after each of its reconnections)."""
+        hub = self.hub
+        if hub is None:  # on its own (no app around it): a hub of its own, which only wakes it
+            hub = self._own_hub = EventHub(self.url, pool, queue_size=1,
+                                           statement_timeout_ms=self.settings.statement_timeout_ms,
+                                           connect_timeout_s=self.settings.db_connect_timeout_s)
+            hub.start()
+        return hub.watch(DELIVERIES, self._wake.set)
 
     async def _work_once(self) -> None:
         """Claim what is due (as many as there are free slots), then sleep until woken or something is due."""
@@ -132,8 +146,7 @@ class Worker:
     async def _transaction(self, work):
         async with self._pool.acquire() as conn:
             async with conn.transaction():
-                await conn.execute(f"set local role {ROLE}; "
-                                   f"set local statement_timeout = {int(self.settings.statement_timeout_ms)}")
+                await conn.execute(SQL["scope"], str(int(self.settings.statement_timeout_ms)))
                 return await work(conn)
 
     async def _claim(self, limit: int) -> list[asyncpg.Record]:
@@ -174,32 +187,6 @@ class Worker:
                         failed["consecutive_failures"])
             await conn.fetchval(SQL["enqueue"], failed["org_id"], "WEBHOOK_DISABLED",
                                 json.dumps(disabled_payload(failed, "FAILURES")))
-
-    # --- wake-ups ---------------------------------------------------------------------------------
-
-    async def _listen(self) -> None:
-        """LISTEN on the channels, reconnecting when the connection drops; each notification wakes the loop."""
-        pause = RECONNECT_S[0]
-        while True:
-            conn = None
-            try:
-                conn = await db.connect(self.url, timeout=self.settings.db_connect_timeout_s)
-                lost = asyncio.Event()
-                conn.add_termination_listener(lambda _, lost=lost: lost.set())
-                for channel in CHANNELS:
-                    await conn.add_listener(channel, lambda *_: self._wake.set())
-                self._wake.set()  # what was added while we were not listening
-                pause = RECONNECT_S[0]
-                await lost.wait()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("webhook worker cannot listen (polling meanwhile): %s", type(exc).__name__)
-            finally:
-                if conn is not None and not conn.is_closed():
-                    conn.terminate()
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, RECONNECT_S[1])
 
 
 def instant(at: datetime) -> str:

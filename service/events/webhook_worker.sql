@@ -1,6 +1,10 @@
 -- The webhook worker's statements. They run as steward_webhook_worker, which sees the outbox
 -- of every organization (and the signing secrets); see sql/migrations/0012_webhooks.sql.
 
+-- name: scope
+-- Inside an open transaction: act as the worker's role, each statement bounded to $1 milliseconds.
+select set_config('role', 'steward_webhook_worker', true), set_config('statement_timeout', $1, true);
+
 -- name: claim
 -- Take up to $1 due deliveries of enabled endpoints for this worker: rows another worker holds
 -- are skipped, not waited for, and a taken row is not due again before the lease ($2) ends.

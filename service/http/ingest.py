@@ -16,7 +16,7 @@ from service.http import rate_limit
 from service.http.body import BodyTooBig, BodyTooSlow, chunks_of, spool
 from service.http.health import database_down
 from service.http.observability import record, record_ingest
-from service.ingest.merge import BodyTooLarge, IngestError, ingest
+from service.ingest import BodyTooLarge, IngestError, ingest
 
 log = logging.getLogger("steward.ingest")
 

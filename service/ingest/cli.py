@@ -13,11 +13,17 @@ from typing import TextIO
 
 import asyncpg
 
+from service.cli_support import database, say
 from service.config import ConfigError, Settings
 from service.db import pool as db
-from service.ingest.merge import FORMATS, IngestError, Result, ingest
+from service.ingest.formats import FORMATS
+from service.ingest.merge import ingest
+from service.ingest.result import IngestError, Result
+from service.orgs import SQL as ORGS
+from service.sql_files import load
 
 CHUNK = 1 << 16
+SQL = load("service.ingest", "ingest.sql")
 
 
 class CommandError(Exception):
@@ -96,11 +102,11 @@ def file_format(path: Path, given: str | None) -> str:
 async def find_org(conn: asyncpg.Connection, slug: str | None) -> int:
     """The org named by slug, or the only one; the CLI runs as the owner, so this sees every org."""
     if slug:
-        org_id = await conn.fetchval("select id from steward.organizations where slug = $1", slug)
+        org_id = await conn.fetchval(ORGS["org_id"], slug)
         if org_id is None:
             raise CommandError(f"no organization with slug {slug!r}")
         return org_id
-    orgs = await conn.fetch("select id, slug from steward.organizations order by slug limit 6")
+    orgs = await conn.fetch(SQL["first_orgs"])
     if len(orgs) == 1:
         return orgs[0]["id"]
     if not orgs:
@@ -128,8 +134,6 @@ async def run_import(settings: Settings, url: str, path: Path, fmt: str, slug: s
 
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
-    from service.cli import database, say
-
     try:
         path: Path = args.file
         if not path.is_file():

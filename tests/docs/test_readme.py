@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from service.cli import DEMO_TOKENS
-from service.demo.dataset import load_demo
+from service.demo.load import load_demo
 
 from ..api.conftest import make_token
 from ..live import ROOT, steward_serve

@@ -17,7 +17,7 @@ from service.app import create_app
 from service.auth import create_token, revoke_token
 from service.config import Settings
 from service.db import pool as db
-from service.ingest import merge as ingest
+from service import ingest
 
 from ..conftest import ROOT
 from ..factory import Factory, at

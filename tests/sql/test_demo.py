@@ -8,7 +8,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from service.db.pool import connect
-from service.demo.dataset import DEMO_SLUGS, build, load_demo, print_reference_figures, reference_figures
+from service.demo.dataset import DEMO_SLUGS
+from service.demo.figures import print_reference_figures, reference_figures
+from service.demo.generate import build
+from service.demo.load import load_demo
 from service.demo.gaps import print_gap_ledger
 
 pytestmark = pytest.mark.slow  # each load writes ~90k conversations

@@ -134,6 +134,41 @@ async def test_other_view_changes_keep_the_rollup(fresh_db_url):
     assert report.views_rebuilt and marker == 7
 
 
+async def test_renaming_the_rollup_file_rebuilds_the_views_and_keeps_the_rollup(fresh_db_url, tmp_path,
+                                                                                 monkeypatch):
+    """A database built while the rules were in 010_facts.sql (their name before #11) moves on cleanly."""
+    before = tmp_path / "views"
+    shutil.copytree(migrate_module.VIEWS_DIR, before)
+    (before / migrate_module.ROLLUP_FILE).rename(before / "010_facts.sql")
+    conn = await connect(fresh_db_url)
+    try:
+        factory = Factory(conn)
+        org = await factory.org()
+        dep = await factory.deployment(org)
+        topic = await factory.topic(org)
+        await factory.workflow(org, dep, topic)
+        await factory.conversation(org, dep, topic, at("2026-03-03"))
+        with monkeypatch.context() as old:
+            old.setattr(migrate_module, "VIEWS_DIR", before)
+            old.setattr(migrate_module, "ROLLUP_FILE", "010_facts.sql")
+            await conn.execute("update steward_meta.views_state set checksum = 'old'")
+            built_before = await migrate(conn)
+        await conn.execute("update steward.conversation_daily set conversations = 7")  # a marker
+        stale = await pending(conn)
+
+        report = await migrate(conn)
+        marker = await conn.fetchval("select sum(conversations) from steward.conversation_daily")
+        after = await pending(conn)
+        still_works = await conn.fetchval("select count(*) from metrics.deployment_health")
+    finally:
+        await conn.close()
+
+    assert built_before.views_rebuilt and stale == ([], True)
+    assert (report.applied, report.views_rebuilt) == ([], True)
+    assert marker == 7  # the same rules under a new name: not recomputed
+    assert after == ([], False) and still_works == 1
+
+
 async def test_a_failing_view_file_leaves_the_previous_views_in_place(fresh_db_url, tmp_path, monkeypatch):
     broken = tmp_path / "views"
     shutil.copytree(migrate_module.VIEWS_DIR, broken)

@@ -5,8 +5,7 @@ import asyncio
 import time
 from dataclasses import replace
 
-from service.config import Settings
-from service.events.webhook_settings import WebhookSettings
+from service.config import Settings, WebhookSettings
 
 from ..api.automation import sql
 

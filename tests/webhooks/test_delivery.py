@@ -95,6 +95,47 @@ async def test_deactivating_an_owner_sends_one_signed_owner_changed_delivery_wit
     assert (row["message_id"], row["status"], row["attempts"]) == (got.id, "DELIVERED", 1)
 
 
+async def listeners(db_url: str) -> int:
+    """Sessions of the database that LISTEN: the hub's, or any other whose last statement was a LISTEN."""
+    rows = await sql(db_url, "select count(*) as n from pg_stat_activity where datname = current_database()"
+                             " and (application_name = 'steward-listener' or query ilike 'listen %')")
+    return rows[0]["n"]
+
+
+async def test_one_listen_connection_per_process_wakes_the_worker_without_polling(fresh_db_url):
+    app = await start(fresh_db_url, poll_s=60)  # a poll would come far too late: only a wake-up is in time
+    try:
+        hub = app.api.app.state.live.hub
+        async with asyncio.timeout(5):
+            await hub.listening.wait()
+        assert hub.watchers["steward_webhooks"] and await listeners(fresh_db_url) == 1
+        await asyncio.sleep(0.3)  # the worker's first look found nothing; it now waits for the hub
+        sent = await app.handover()
+        [got] = await app.receiver.wait_for(1, timeout=5)
+        assert got.at - sent < 5 and await listeners(fresh_db_url) == 1
+    finally:
+        await app.close()
+
+
+async def test_a_worker_on_its_own_is_woken_by_a_hub_of_its_own(fresh_db_url):
+    app = await start(fresh_db_url, worker=False)
+    worker = Worker(settings(poll_s=60), fresh_db_url)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 5
+        while worker._own_hub is None or not worker._own_hub.listening.is_set():
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)
+        sent = await app.handover()
+        [got] = await app.receiver.wait_for(1, timeout=5)
+        assert got.at - sent < 5
+    finally:
+        await worker.stop()
+        await app.close()
+    assert await listeners(fresh_db_url) == 0  # stopping the worker stopped its hub
+
+
 async def test_write_to_receipt_latency_over_50_events(app):
     sent = [await app.handover() for _ in range(50)]
     received = await app.receiver.wait_for(50, timeout=30)

@@ -8,8 +8,8 @@ import pytest
 from standardwebhooks import Webhook
 
 from schema.webhooks import urls as webhook_urls
+from service.config import WebhookSettings
 from service.events import webhook_sender
-from service.events.webhook_settings import WebhookSettings
 
 from .receiver import Receiver, check_signature
 
