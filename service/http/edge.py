@@ -74,6 +74,11 @@ def outage(exc: BaseException) -> RequestError | None:
     return unavailable() if isinstance(exc, TimeoutError) or database_down(exc) else None
 
 
+def refusal(exc: BaseException) -> RequestError | None:
+    """What a failure of these steps answers: the step's own refusal, 503 for an outage, None for a bug."""
+    return exc if isinstance(exc, RequestError) else outage(exc)
+
+
 def _pooled(state: Any):
     """A pooled connection within the connect timeout: with the database down, fail fast instead of queueing."""
     pool: asyncpg.Pool = state.pool

@@ -101,8 +101,7 @@ async def ingest_conversations(request: Request) -> JSONResponse:
         # on a short connection of its own: no connection is held while the body arrives
         principal = await edge.principal_of(state, token)
     except Exception as exc:
-        refusal = exc if isinstance(exc, RequestError) else edge.outage(exc)
-        if refusal is None:
+        if (refusal := edge.refusal(exc)) is None:
             raise
         return _refused(refusal)
 

@@ -171,8 +171,7 @@ class Handler(BaseGraphQLTransportWSHandler[Connection, None]):
         try:
             principal = await edge.principal_of(self.app_state, token)
         except Exception as exc:
-            refusal = exc if isinstance(exc, RequestError) else edge.outage(exc)
-            if refusal is None:
+            if (refusal := edge.refusal(exc)) is None:
                 raise
             if refusal.status == 401:
                 await self.websocket.close(4401, "Unauthorized: the token is unknown or revoked")
