@@ -14,6 +14,8 @@ from service.sql_files import load
 
 SQL = load("schema.health", "record.sql")
 CAUSES = ("WRITE", "TIME")
+# The kind of announcement (service/events/hub.py) that a health event was committed; subscriptions listen for it.
+HEALTH_CHANGED = "HEALTH_CHANGED"
 
 
 class Fetcher(Protocol):
