@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 import strawberry
 
 from schema.errors import bad_input, not_found
+from schema.info import Info
 from schema.text import text_problem
 
 T = TypeVar("T")
@@ -226,3 +227,26 @@ def connection(rows: list, page: PageRequest, sort: Sort, build: Callable[[Any],
 
 def _cursor_value(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+@dataclass(frozen=True)
+class NestedList:
+    """A list under each parent (a deployment's reviews, a person's updates): the statements that read it."""
+
+    parent: str  # the column that names the parent
+    first_pages: str  # the first page of many parents: $1 the parents, then the filters, then the limit
+    sizes: str  # (parent, n) of many parents: $1 the parents, then the filters
+    page: str  # any page of one parent: its own arguments, then the keyset ones (keyset_args)
+
+
+async def nested_connection(info: Info, nested: NestedList, parent_id: int, page: PageRequest, sort: Sort,
+                            build: Callable[[Any], T], filters: tuple = (), page_args: tuple = ()) -> Connection[T]:
+    """One parent's page of a nested list; first pages (the common case) are batched across parents."""
+    ctx = info.context
+    counts = ctx.loaders.counts(nested.sizes, filters)
+    if page.from_start:
+        rows = await ctx.loaders.first_pages(nested.first_pages, nested.parent, (*filters, page.limit + 1)).load(
+            parent_id)
+    else:
+        rows = await ctx.db.fetch(nested.page, *page_args, *keyset_args(sort, page))
+    return connection(rows, page, sort, build, lambda: counts.load(parent_id))

@@ -9,7 +9,18 @@ import strawberry
 
 from schema.errors import present
 from schema.info import Info
-from schema.relay import Connection, Node, Sort, connection, from_global_id, keyset_args, page_request, to_global_id
+from schema.relay import (
+    Connection,
+    NestedList,
+    Node,
+    Sort,
+    connection,
+    from_global_id,
+    keyset_args,
+    nested_connection,
+    page_request,
+    to_global_id,
+)
 from schema.windows import WindowInput, resolve_window
 from service.sql_files import load
 
@@ -137,10 +148,13 @@ class WorkflowUpdateFilter:
 
 UPDATES_NEWEST_FIRST = Sort("occurred_at", "timestamptz", descending=True)
 REVIEWS_NEWEST_FIRST = Sort("reviewed_at", "timestamptz", descending=True)
-# parent of a nested list of updates -> its column, and the statements of its first pages and of its sizes
-UPDATES_OF = {"deployment": ("deployment_id", SQL["first_workflow_updates_by_deployment"],
-                             SQL["workflow_update_counts_by_deployment"]),
-              "author": ("author_id", SQL["first_workflow_updates_by_author"], SQL["workflow_update_counts_by_author"])}
+# a deployment's updates, a person's updates, a deployment's reviews
+UPDATES_OF = {"deployment": NestedList("deployment_id", SQL["first_workflow_updates_by_deployment"],
+                                       SQL["workflow_update_counts_by_deployment"], SQL["workflow_updates"]),
+              "author": NestedList("author_id", SQL["first_workflow_updates_by_author"],
+                                   SQL["workflow_update_counts_by_author"], SQL["workflow_updates"])}
+REVIEWS = NestedList("deployment_id", SQL["first_reviews_by_deployment"], SQL["review_counts_by_deployment"],
+                     SQL["reviews"])
 
 
 async def update_filters(info: Info, kind: WorkflowUpdateKind | None, window: WindowInput | None) -> list[Any]:
@@ -152,30 +166,18 @@ async def update_filters(info: Info, kind: WorkflowUpdateKind | None, window: Wi
 async def updates_of(info: Info, parent: str, parent_id: int, kind: WorkflowUpdateKind | None,
                      window: WindowInput | None, first, after, last, before) -> Connection[WorkflowUpdate]:
     """Deployment.workflowUpdates and Person.workflowUpdates: first pages are batched across parents."""
-    ctx = info.context
     filters = await update_filters(info, kind, window)
-    page = page_request(first, after, last, before, ctx.settings.max_page_size)
-    column, first_pages, sizes = UPDATES_OF[parent]
-    counts = ctx.loaders.counts(sizes, tuple(filters))
-    if page.from_start:
-        rows = await ctx.loaders.first_pages(first_pages, column, (*filters, page.limit + 1)).load(parent_id)
-    else:
-        of = [parent_id, None] if parent == "deployment" else [None, parent_id]
-        rows = await ctx.db.fetch(SQL["workflow_updates"], *filters, *of, *keyset_args(UPDATES_NEWEST_FIRST, page))
-    return connection(rows, page, UPDATES_NEWEST_FIRST, WorkflowUpdate.from_row, lambda: counts.load(parent_id))
+    page = page_request(first, after, last, before, info.context.settings.max_page_size)
+    of = (parent_id, None) if parent == "deployment" else (None, parent_id)  # the deployment and author filters
+    return await nested_connection(info, UPDATES_OF[parent], parent_id, page, UPDATES_NEWEST_FIRST,
+                                   WorkflowUpdate.from_row, tuple(filters), (*filters, *of))
 
 
 async def reviews(info: Info, deployment_id: int, first, after, last, before) -> Connection[Review]:
     """Deployment.reviews: first pages are batched across deployments."""
-    ctx = info.context
-    page = page_request(first, after, last, before, ctx.settings.max_page_size)
-    counts = ctx.loaders.counts(SQL["review_counts_by_deployment"])
-    if page.from_start:
-        rows = await ctx.loaders.first_pages(SQL["first_reviews_by_deployment"], "deployment_id",
-                                             (page.limit + 1,)).load(deployment_id)
-    else:
-        rows = await ctx.db.fetch(SQL["reviews"], deployment_id, *keyset_args(REVIEWS_NEWEST_FIRST, page))
-    return connection(rows, page, REVIEWS_NEWEST_FIRST, Review.from_row, lambda: counts.load(deployment_id))
+    page = page_request(first, after, last, before, info.context.settings.max_page_size)
+    return await nested_connection(info, REVIEWS, deployment_id, page, REVIEWS_NEWEST_FIRST, Review.from_row,
+                                   page_args=(deployment_id,))
 
 
 async def workflow_updates(info: Info, filter: WorkflowUpdateFilter | None,

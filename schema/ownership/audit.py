@@ -10,7 +10,18 @@ import strawberry
 from schema.errors import present
 from schema.info import Info
 from schema.people.types import OwnershipAssignment, Person
-from schema.relay import Connection, Node, Sort, connection, from_global_id, keyset_args, page_request, to_global_id
+from schema.relay import (
+    Connection,
+    NestedList,
+    Node,
+    Sort,
+    connection,
+    from_global_id,
+    keyset_args,
+    nested_connection,
+    page_request,
+    to_global_id,
+)
 from service.sql_files import load
 
 if TYPE_CHECKING:
@@ -20,6 +31,9 @@ SQL = load("schema.ownership", "queries.sql")
 
 # Newest first: ids grow in commit order for one deployment (its changes are serialized by a row lock).
 NEWEST_FIRST = Sort("id", "bigint", descending=True)
+# a deployment's changes (the audit log filtered by deployment beyond its first page)
+CHANGES = NestedList("deployment_id", SQL["first_changes_by_deployment"], SQL["change_counts_by_deployment"],
+                     SQL["audit_log"])
 
 
 @strawberry.enum(description="What an ownership change did.")
@@ -124,12 +138,6 @@ async def audit_log(info: Info, filter: AuditLogFilter | None,
 async def deployment_audit_log(info: Info, deployment_id: int,
                                first, after, last, before) -> Connection[OwnershipChange]:
     """Deployment.auditLog: first pages are batched across deployments."""
-    ctx = info.context
-    page = page_request(first, after, last, before, ctx.settings.max_page_size)
-    counts = ctx.loaders.counts(SQL["change_counts_by_deployment"])
-    if page.from_start:
-        rows = await ctx.loaders.first_pages(SQL["first_changes_by_deployment"], "deployment_id",
-                                             (page.limit + 1,)).load(deployment_id)
-    else:
-        rows = await ctx.db.fetch(SQL["audit_log"], deployment_id, None, None, *keyset_args(NEWEST_FIRST, page))
-    return connection(rows, page, NEWEST_FIRST, OwnershipChange.from_row, lambda: counts.load(deployment_id))
+    page = page_request(first, after, last, before, info.context.settings.max_page_size)
+    return await nested_connection(info, CHANGES, deployment_id, page, NEWEST_FIRST, OwnershipChange.from_row,
+                                   page_args=(deployment_id, None, None))
