@@ -27,7 +27,7 @@ from schema.errors import ApiError, ConflictError, NotFoundError, PermissionErro
 from schema.health import record as health_events
 from schema.info import Info
 from schema.instants import INSTANT_RANGE, instant_problem
-from schema.ownership import log as audit
+from schema.ownership import record as audit
 from schema.relay import from_global_id
 from service.sql_files import load
 

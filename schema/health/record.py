@@ -1,4 +1,4 @@
-"""Recording health events: the SQL lives in health_events.sql and sql/views/050_health_events.sql.
+"""Recording health events: the SQL lives in record.sql and sql/views/050_health_events.sql.
 
 A write records the changes it caused before its transaction commits (schema/writes.py
 calls `record` with the deployments the mutation touched; ingest with the deployments it

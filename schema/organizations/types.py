@@ -1,4 +1,4 @@
-"""Organizations and the ownership summary."""
+"""Organizations (the Organization type and its lists) and the ownership summary."""
 from __future__ import annotations
 
 import strawberry

@@ -1,4 +1,7 @@
-"""The audit log of ownership changes, as a newest-first connection."""
+"""Reading the audit log of ownership changes: the OwnershipChange type and its newest-first connections.
+
+The write side (appending a change) is schema/ownership/record.py.
+"""
 from __future__ import annotations
 
 from datetime import datetime

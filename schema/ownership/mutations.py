@@ -10,7 +10,7 @@ import strawberry
 from schema.errors import ConflictError, NotFoundError, PermissionError, ValidationError, present
 from schema.info import Info
 from schema.instants import comparable
-from schema.ownership import log as audit
+from schema.ownership import record as audit
 from schema.ownership.audit import OwnershipChange, load_change
 from schema.people.types import OwnershipAssignment, Person
 from schema.writes import IDEMPOTENCY_KEY, INPUT, REPLAYED, Write, conflict, invalid, missing, run, success, text

@@ -1,4 +1,7 @@
-"""The audit log of ownership changes: who (which token), when, before, after, why."""
+"""Recording ownership changes in the audit log: who (which token), when, before, after, why.
+
+The read side (the OwnershipChange type and the auditLog lists) is schema/ownership/audit.py.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
