@@ -40,10 +40,10 @@ async def health_events(info: Info, org_slug: str | None) -> AsyncGenerator[Heal
             notice = await subscriber.next()
             async with live.org_transaction(principal.org_id) as conn:
                 context.read_afresh(Db(conn))
-                event = await context.loaders.health_event.load(notice.id)
-                if event is None:  # not this organization's (never routed here), or not visible: nothing to say
-                    continue
                 try:
-                    yield event
+                    event = await context.loaders.health_event.load(notice.id)
+                    # None: not this organization's (never routed here), or not visible: nothing to say
+                    if event is not None:
+                        yield event
                 finally:
                     await context.db.close()
