@@ -3,27 +3,24 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import strawberry
 from strawberry.utils.str_converters import to_camel_case
 
 from schema.activity.types import Channel
-from schema.deployments.types import DeploymentStatus
+from schema.deployments.types import Deployment, DeploymentStatus
 from schema.errors import ConflictError, NotFoundError, PermissionError, ValidationError, present
 from schema.info import Info
 from schema.instants import instant_problem
 from schema.writes import IDEMPOTENCY_KEY, INPUT, REPLAYED, Write, invalid, missing, run, success, text
 from service.sql_files import load
 
-if TYPE_CHECKING:
-    from schema.deployments.types import Deployment
-
 SQL = load("schema.deployments", "queries.sql")
 KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
-async def _load_deployment(info: Info, pk: int) -> "Deployment":
+async def _load_deployment(info: Info, pk: int) -> Deployment:
     return present(await info.context.loaders.deployment.load(pk), "the deployment")
 
 
@@ -64,9 +61,7 @@ class CreateDeploymentSuccess:
     deployment_pk: strawberry.Private[int]
 
     @strawberry.field(description="The new deployment.")
-    async def deployment(self, info: Info) -> (
-        Annotated["Deployment", strawberry.lazy("schema.deployments.types")]
-    ):
+    async def deployment(self, info: Info) -> Deployment:
         return await _load_deployment(info, self.deployment_pk)
 
 
@@ -77,9 +72,7 @@ class UpdateDeploymentSuccess:
     deployment_pk: strawberry.Private[int]
 
     @strawberry.field(description="The deployment, as updated.")
-    async def deployment(self, info: Info) -> (
-        Annotated["Deployment", strawberry.lazy("schema.deployments.types")]
-    ):
+    async def deployment(self, info: Info) -> Deployment:
         return await _load_deployment(info, self.deployment_pk)
 
 
