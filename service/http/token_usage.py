@@ -20,6 +20,7 @@ from service.auth import Principal
 from service.db import pool as db
 from service.sql_files import load
 
+SQL = load("service.http", "token_usage.sql")
 log = logging.getLogger("steward.tokens")
 
 FLUSH_SECONDS = 60.0
