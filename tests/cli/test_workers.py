@@ -145,7 +145,7 @@ async def test_a_subscriber_on_one_worker_hears_a_mutation_served_by_the_other(s
     other = next(pid for pid in held if pid != mutation_pid)
     assert held[other] >= 1  # subscribers on the worker that did not serve the mutation got it too
     FIGURES["subscriptions"] = (f"{len(sockets)} subscribers {dict(held)} per worker; mutation served by"
-                                f" {mutation_pid}; every subscriber had the event {latency * 1000:.0f} ms after the request")
+                                f" {mutation_pid}; all had the event {latency * 1000:.0f} ms after the request")
 
 
 async def _held_subscriptions(server, total: int) -> dict[int, float]:
