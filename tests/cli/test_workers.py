@@ -236,3 +236,16 @@ def test_a_worker_count_out_of_range_is_refused(args, env, message):
     refused = subprocess.run([sys.executable, "-m", "service.cli", "serve", *args], cwd=ROOT, capture_output=True,
                              env=_without_database_url() | env, text=True, timeout=60)
     assert refused.returncode == 2 and message in refused.stderr, refused.stderr
+
+
+def test_a_worker_that_cannot_start_stops_them_all_with_exit_3(server_url):
+    """Not restarted again and again: here the workers' database does not exist (the parent checked another)."""
+    url = server_url.rsplit("/", 1)[0] + "/steward_no_such_database"
+    script = ("import sys; from service.cli import _serve_workers; "
+              f"sys.exit(_serve_workers({url!r}, 2, dict(host='127.0.0.1', port={free_port()}, log_config=None)))")
+    started = time.monotonic()
+    failed = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env=_without_database_url())
+    assert failed.returncode == 3, failed.stderr[-3000:]
+    assert "a worker process failed to start" in failed.stderr and "steward_no_such_database" in failed.stderr
+    assert time.monotonic() - started < 30
