@@ -4,8 +4,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import sys
 
 import strawberry
+from prometheus_client import Info
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -14,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 
 import schema as graphql_schema
 from service import tracing
-from service.config import Settings
+from service.config import ConfigError, Settings
 from service.db import pool as db
 from service.events import evaluator
 from service.events.hub import EventHub
@@ -29,6 +32,10 @@ from service.http.token_usage import TokenUsage
 from service.http.websocket import GraphQLWebSocket, Live, TokenCounts, graphql_websocket
 
 log = logging.getLogger("steward.app")
+
+# `steward serve --workers N` puts the database URL it resolved here (DATABASE_URL, or the embedded
+# PostgreSQL it started) for its worker processes, which inherit the environment.
+WORKER_DATABASE_URL = "STEWARD_WORKER_DATABASE_URL"
 
 
 def create_app(settings: Settings, database_url: str, schema: strawberry.Schema | None = None) -> Starlette:
@@ -118,3 +125,27 @@ async def _last_flush(usage: TokenUsage, pool, timeouts: tuple[float, int]) -> N
 def _subscribers(app: Starlette) -> int:
     live = getattr(app.state, "live", None)
     return live.hub.subscriber_count if live is not None else 0
+
+
+def app_from_env() -> Starlette:
+    """uvicorn's factory for one worker process of `steward serve --workers N` (or of your own process manager:
+    `uvicorn --factory service.app:app_from_env`): settings and the database URL come from the environment."""
+    from service.logs import configure_logging
+
+    try:
+        settings = Settings.from_env()
+        configure_logging(settings.log_level)
+        url = os.environ.get(WORKER_DATABASE_URL) or settings.database_url
+        if not url:
+            raise ConfigError("DATABASE_URL is not set: a worker process needs the database's URL")
+    except ConfigError as exc:
+        from uvicorn.config import STARTUP_FAILURE
+
+        # uvicorn's supervisor stops on this exit code instead of starting the worker again and again
+        print(f"steward: {exc}", file=sys.stderr, flush=True)
+        sys.exit(STARTUP_FAILURE)
+    app = create_app(settings, url)
+    # /metrics is per process: say which one answered (a scrape through the shared port reaches any worker)
+    Info("steward_worker", "The worker process that answered this scrape.",
+         registry=app.state.metrics.registry).info({"pid": str(os.getpid())})
+    return app

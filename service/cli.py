@@ -3,17 +3,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
 
 from service import orgs
 from service.cli_support import database, say
-from service.config import ConfigError, Settings
+from service.config import MAX_WORKERS, ConfigError, Settings
 from service.db.migrate import MigrationError, migrate
 from service.db.pool import connection
 from service.ingest.cli import add_parser as add_import_parser
@@ -90,23 +92,62 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from service.app import create_app
     from service.logs import configure_logging
 
     configure_logging(settings.log_level)
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again; with
     # the default handler that would kill the process before the embedded
     # PostgreSQL is stopped, so make it an ordinary exit that unwinds `database()`.
+    # (With workers, uvicorn's supervisor takes SIGTERM over once it runs: it stops
+    # the workers, waits for them, and returns here, and `database()` unwinds.)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with database(settings) as url:
         asyncio.run(_check_current(url))
-        say(f"steward: serving GraphQL on http://{args.host}:{args.port}/graphql")
-        uvicorn.run(create_app(settings, url), host=args.host, port=args.port, log_config=None,
-                    access_log=False, proxy_headers=True, timeout_graceful_shutdown=10,
-                    ws_max_size=settings.max_body_bytes)  # a subscribe message is held to the body limit
+        workers = f" with {args.workers} worker processes" if args.workers > 1 else ""
+        say(f"steward: serving GraphQL on http://{args.host}:{args.port}/graphql{workers}")
+        options: dict[str, Any] = dict(
+            host=args.host, port=args.port, log_config=None, access_log=False, proxy_headers=True,
+            timeout_graceful_shutdown=10, ws_max_size=settings.max_body_bytes)  # a subscribe message: body limit
+        if args.workers > 1:
+            return _serve_workers(url, args.workers, options)
+        import uvicorn
+
+        from service.app import create_app
+
+        # workers=1 explicitly: uvicorn would otherwise read WEB_CONCURRENCY
+        uvicorn.run(create_app(settings, url), workers=1, **options)
     return 0
+
+
+def _serve_workers(url: str, workers: int, options: dict[str, Any]) -> int:
+    """`workers` processes accepting on one socket, under uvicorn's supervisor (which restarts a worker that
+    dies); returns when SIGTERM or SIGINT has stopped them all, or when one could not start (3)."""
+    import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    from service.app import WORKER_DATABASE_URL
+
+    os.environ[WORKER_DATABASE_URL] = url  # the workers are spawned with this environment
+    config = uvicorn.Config("service.app:app_from_env", factory=True, workers=workers, **options)
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    supervisor.run()
+    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        say("steward: a worker process failed to start (its log is above); all workers stopped")
+        return STARTUP_FAILURE
+    say(f"steward: {workers} worker processes stopped")
+    return 0
+
+
+def worker_count(raw: str) -> int:
+    """`--workers`: an integer from 1 to MAX_WORKERS."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {raw!r}") from None
+    if not 1 <= value <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_WORKERS}, got {value}")
+    return value
 
 
 async def _check_current(url: str) -> None:
@@ -206,6 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the GraphQL API")
     serve.add_argument("--host", default=None, help="interface to listen on (default STEWARD_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default STEWARD_PORT or 8000)")
+    serve.add_argument("--workers", type=worker_count, default=None, metavar="N",
+                       help=f"processes serving the one port, 1 to {MAX_WORKERS} (default STEWARD_WORKERS or 1)")
     orgs.add_org_parser(sub)
     token = sub.add_parser("token", help="create, list or revoke API tokens")
     actions = token.add_subparsers(dest="action", required=True)
@@ -241,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             args.host = args.host or settings.host
             args.port = args.port or settings.port
+            args.workers = args.workers or settings.workers
         if args.command in ON_DATABASE:
             work = ON_DATABASE[args.command]
             return on_database(settings, lambda url, conn: work(url, conn, args))

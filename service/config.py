@@ -7,6 +7,9 @@ from pathlib import Path
 
 import limits
 
+# `steward serve --workers N` / STEWARD_WORKERS: at most this many processes.
+MAX_WORKERS = 64
+
 
 class ConfigError(ValueError):
     """A setting is missing or unsafe."""
@@ -110,6 +113,9 @@ class Settings:
     embedded_port: int = 54329
     host: str = "127.0.0.1"
     port: int = 8000
+    # `steward serve` processes behind the one port (service/cli.py); rate limits, /metrics and
+    # subscription counts are per process, everything else that matters lives in PostgreSQL
+    workers: int = 1
     log_level: str = "INFO"
     pool_min: int = 2
     pool_max: int = 10
@@ -185,6 +191,7 @@ class Settings:
             embedded_port=_int(env, "STEWARD_EMBEDDED_PORT", 54329, 1024, 65535),
             host=env.get("STEWARD_HOST", "127.0.0.1"),
             port=_int(env, "STEWARD_PORT", 8000, 1, 65535),
+            workers=_int(env, "STEWARD_WORKERS", 1, 1, MAX_WORKERS),
             log_level=log_level,
             pool_min=pool_min,
             pool_max=pool_max,
