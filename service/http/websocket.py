@@ -289,7 +289,7 @@ class Handler(BaseGraphQLTransportWSHandler[Connection, None]):
         principal = self.principal
         context = Context(db=Db(None), principal=principal, settings=self.settings,
                           request_id=self.context.request_id,
-                          extra={"live": self.app_state.live})  # schema/subscriptions.py reads it there
+                          live=self.app_state.live)
         try:
             stream = await self.schema.stream(operation.query, variable_values=operation.variables,
                                               context_value=context, operation_name=operation.operation_name)
