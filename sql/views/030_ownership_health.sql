@@ -92,14 +92,13 @@ begin atomic
     blocks as (
         -- the daily rollup in blocks of 28 days counted back from today (block 0: the last
         -- 28 days, today included), as far back as the deployment needs: one range scan each
-        select cd.deployment_id, (t.today - cd.day) / 28 as k,
+        select cd.deployment_id, ((select (steward.clock() at time zone 'UTC')::date) - cd.day) / 28 as k,
                sum(cd.ai_resolved) as ai_resolved, sum(cd.addressable) as addressable,
                internals.ratio(sum(cd.ai_resolved), sum(cd.addressable)) as arr
         from dep
         join steward.conversation_daily cd
           on cd.org_id = dep.org_id and cd.deployment_id = dep.deployment_id
          and cd.day >= dep.first_day and cd.day <= (select (steward.clock() at time zone 'UTC')::date)
-        cross join (select (steward.clock() at time zone 'UTC')::date as today) t
         group by cd.deployment_id, k
     ),
     arr as (
