@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from service.demo.load import load_demo
 from service.db.pool import connect
+from service.demo.load import load_demo
 
 from ..factory import UTC, at
 
@@ -158,7 +158,7 @@ async def random_world(conn, rng: random.Random) -> dict[int, list[int]]:
                 await conn.execute("update steward.persons set active = false, deactivated_at = $2 where id = $1",
                                    person, at(start + timedelta(days=rng.randrange(60, 640)), rng.random() * 24))
         # one statement per organization: the rollup trigger refreshes once
-        deps, tops, starts, outcomes, resolved, reopened = map(list, zip(*conversations))
+        deps, tops, starts, outcomes, resolved, reopened = map(list, zip(*conversations, strict=True))
         await conn.execute(
             "insert into steward.conversations (org_id, external_id, deployment_id, topic_id, channel, started_at,"
             " ai_engaged, outcome, resolved_at, reopened_at)"
