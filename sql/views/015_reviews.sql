@@ -86,24 +86,22 @@ select
     p.function as reviewer_function,
     pr.reviewed_at,
     pr.brief_week,
-    o.was_owner as reviewer_was_owner,
+    oa.id is not null as reviewer_was_owner,
     pol.reviewers_counted,
     case pol.reviewers_counted
         when 'ANYONE' then true
-        when 'OWNER_OR_CX' then o.was_owner or p.function = 'CX'
-        else o.was_owner
+        when 'OWNER_OR_CX' then oa.id is not null or p.function = 'CX'
+        else oa.id is not null
     end as counted
 from steward.performance_reviews pr
 join steward.persons p on p.org_id = pr.org_id and p.id = pr.reviewer_id
 join steward.health_policies pol on pol.org_id = pr.org_id
-cross join lateral (
-    select exists (
-        select 1 from steward.ownership_assignments oa
-        where oa.org_id = pr.org_id and oa.deployment_id = pr.deployment_id and oa.person_id = pr.reviewer_id
-          and oa.valid @> pr.reviewed_at
-          and (p.deactivated_at is null or pr.reviewed_at < p.deactivated_at)
-    ) as was_owner
-) o;
+-- a join, not a subquery per review, so that a scan of many reviews can hash it: at most one
+-- period matches, the periods of a deployment never overlapping (one_accountable_owner)
+left join steward.ownership_assignments oa
+  on oa.org_id = pr.org_id and oa.deployment_id = pr.deployment_id and oa.person_id = pr.reviewer_id
+ and oa.valid @> pr.reviewed_at
+ and (p.deactivated_at is null or pr.reviewed_at < p.deactivated_at);
 
 -- --- the policy ------------------------------------------------------------------------------------
 -- The organization's health policy as the API (Organization.healthPolicy) and BI read it.

@@ -40,8 +40,11 @@ from steward.ownership_assignments oa;
 -- the deployment reviewed, but not its new owner.
 -- Day limits are counted in 24-hour days: interval 'N days' would follow the
 -- session time zone's DST changes.
--- Set-based over the requested deployments only; clock-derived dates are
--- scalar subqueries so they reach index scans as parameters under RLS.
+-- Set-based over the requested deployments only, each input read once: the
+-- deployments with their policy and current owner; one range scan of the daily
+-- rollup per deployment, summed into 28-day blocks that give both ARR windows
+-- and the owner's baseline; one join of the reviews; the open gap. Clock-derived
+-- dates are scalar subqueries so they reach index scans as parameters under RLS.
 create function metrics.health(p_deployment_ids bigint[])
 returns table (
     org_id          bigint,
@@ -56,72 +59,118 @@ returns table (
 )
 language sql stable
 begin atomic
-    with base as (
+    with dep as (
         select
             d.org_id,
             d.id as deployment_id,
             pol.stale_update_days, pol.stale_review_days, pol.review_due_days, pol.min_owner_fte, pol.arr_drop_points,
-            pol.arr_decay_points, pol.reviewers_counted,
+            pol.arr_decay_points, pol.reviewers_counted, pol.escalation_after_days,
             o.person_id,
             o.person_name,
             o.owner_since,
             o.person_active,
             o.person_function,
             o.fte_on_ai,
+            -- the owner's baseline counts blocks 1..k_max: block k (1, 2, ...) is the 28
+            -- days ending 28k days before today, complete when its first day, today - 28k
+            -- - 27, is the owner's; at most 12 (a year); 0, no block, without an owner or
+            -- with a start that cannot be counted. A day is the owner's when they held it
+            -- at 00:00 UTC (sql/views/025_ownership_gaps.sql).
+            ob.owner_blocks,
+            -- the first day the blocks below need: those of the baseline, and blocks 0 and 1 always
+            (select (steward.clock() at time zone 'UTC')::date) - 27 - 28 * greatest(1, ob.owner_blocks) as first_day
+        from steward.deployments d
+        join steward.health_policies pol on pol.org_id = d.org_id
+        left join metrics.current_owners o on o.org_id = d.org_id and o.deployment_id = d.id
+        cross join lateral (
+            select least(12, coalesce(((select (steward.clock() at time zone 'UTC')::date)
+                                       - internals.first_day_from(o.owner_since, d.launched_at) - 27) / 28, 0))
+                       as owner_blocks
+        ) ob
+        where d.id = any (p_deployment_ids)
+    ),
+    blocks as (
+        -- the daily rollup in blocks of 28 days counted back from today (block 0: the last
+        -- 28 days, today included), as far back as the deployment needs: one range scan each
+        select cd.deployment_id, ((select (steward.clock() at time zone 'UTC')::date) - cd.day) / 28 as k,
+               sum(cd.ai_resolved) as ai_resolved, sum(cd.addressable) as addressable,
+               internals.ratio(sum(cd.ai_resolved), sum(cd.addressable)) as arr
+        from dep
+        join steward.conversation_daily cd
+          on cd.org_id = dep.org_id and cd.deployment_id = dep.deployment_id
+         and cd.day >= dep.first_day and cd.day <= (select (steward.clock() at time zone 'UTC')::date)
+        group by cd.deployment_id, k
+    ),
+    arr as (
+        select b.deployment_id,
+               -- ARR as metrics.deployment_window defines it (AI resolved / addressable over
+               -- the daily rollup) for the last 28 days and the 28 before
+               internals.ratio(sum(b.ai_resolved) filter (where b.k = 0),
+                               sum(b.addressable) filter (where b.k = 0)) as recent,
+               internals.ratio(sum(b.ai_resolved) filter (where b.k = 1),
+                               sum(b.addressable) filter (where b.k = 1)) as previous,
+               -- the owner's own baseline: the median ARR of the complete blocks of the
+               -- current period before the last 28 days. The median, not the best block:
+               -- one lucky month of a small deployment would raise the bar for good; a
+               -- decline that began less than half the blocks ago still shows.
+               percentile_cont(0.5) within group (order by b.arr)
+                   filter (where b.k between 1 and dep.owner_blocks and b.arr is not null) as owner_baseline,
+               count(*) filter (where b.k between 1 and dep.owner_blocks and b.arr is not null) as owner_blocks
+        from blocks b
+        join dep on dep.deployment_id = b.deployment_id
+        group by b.deployment_id
+    ),
+    reviews as materialized (
+        -- the requested deployments' reviews in one scan, joined as a set (materialized: the
+        -- planner would otherwise expect few deployments and look each review's owner up in turn)
+        select pr.deployment_id, pr.reviewer_id, pr.reviewed_at, pr.reviewer_was_owner, pr.counted
+        from metrics.reviews pr
+        where pr.deployment_id = any (p_deployment_ids) and pr.reviewed_at <= (select steward.clock())
+    ),
+    rev as (
+        select pr.deployment_id,
+               -- only reviews that count under the policy (metrics.reviews, sql/views/015_reviews.sql)
+               max(pr.reviewed_at) filter (where pr.counted) as last_at,
+               -- the current owner's own first review in their current period (it counts under every policy)
+               min(pr.reviewed_at) filter (where pr.reviewer_id = dep.person_id and pr.reviewer_was_owner
+                                             and pr.reviewed_at >= dep.owner_since) as owner_first_at
+        from reviews pr
+        join dep on dep.deployment_id = pr.deployment_id
+        group by pr.deployment_id
+    ),
+    base as (
+        select
+            dep.*,
             steward.clock() as as_of,
             lu.last_at as last_update_at,
-            lr.last_at as last_review_at,
-            own.first_at as owner_first_review_at,
+            rev.last_at as last_review_at,
+            rev.owner_first_at as owner_first_review_at,
             arr.recent as arr_recent,
             arr.previous as arr_previous,
-            ob.arr as arr_owner_baseline,
-            ob.blocks as owner_baseline_blocks,
+            arr.owner_baseline as arr_owner_baseline,
+            arr.owner_blocks as owner_baseline_blocks,
             gap.started_at as gap_started_at,
             gap.previous_person_id as gap_previous_person_id,
             gap.previous_person_name as gap_previous_person_name,
             gap.baseline_arr as gap_baseline_arr,
             gap.latest_arr as gap_latest_arr,
             gap.resolutions_lost as gap_resolutions_lost,
-            pol.escalation_after_days,
             esc.since as escalation_since
-        from steward.deployments d
-        join steward.health_policies pol on pol.org_id = d.org_id
-        left join metrics.current_owners o on o.org_id = d.org_id and o.deployment_id = d.id
+        from dep
+        left join arr on arr.deployment_id = dep.deployment_id
+        left join rev on rev.deployment_id = dep.deployment_id
         left join lateral (
+            -- the newest update: one step back along the index
             select max(wu.occurred_at) as last_at from steward.workflow_updates wu
-            where wu.org_id = d.org_id and wu.deployment_id = d.id and wu.occurred_at <= (select steward.clock())
+            where wu.org_id = dep.org_id and wu.deployment_id = dep.deployment_id
+              and wu.occurred_at <= (select steward.clock())
         ) lu on true
-        left join lateral (
-            -- only reviews that count under the policy (metrics.reviews, sql/views/015_reviews.sql)
-            select max(pr.reviewed_at) as last_at from metrics.reviews pr
-            where pr.org_id = d.org_id and pr.deployment_id = d.id and pr.reviewed_at <= (select steward.clock())
-              and pr.counted
-        ) lr on true
-        left join lateral (
-            -- the current owner's own first review in their current period (it counts under every policy)
-            select min(pr.reviewed_at) as first_at from metrics.reviews pr
-            where pr.org_id = d.org_id and pr.deployment_id = d.id and pr.reviewer_id = o.person_id
-              and pr.reviewer_was_owner and pr.reviewed_at >= o.owner_since
-              and pr.reviewed_at <= (select steward.clock())
-        ) own on true
-        left join lateral (
-            -- ARR as metrics.deployment_window defines it (AI resolved / addressable over
-            -- the daily rollup) for the last 28 days and the 28 before, in one scan
-            select internals.ratio(sum(cd.ai_resolved) filter (where cd.day > t.today - 28),
-                                   sum(cd.addressable) filter (where cd.day > t.today - 28)) as recent,
-                   internals.ratio(sum(cd.ai_resolved) filter (where cd.day <= t.today - 28),
-                                   sum(cd.addressable) filter (where cd.day <= t.today - 28)) as previous
-            from (select (steward.clock() at time zone 'UTC')::date as today) t
-            join steward.conversation_daily cd
-              on cd.org_id = d.org_id and cd.deployment_id = d.id
-             and cd.day > (select (steward.clock() at time zone 'UTC')::date - 56)
-             and cd.day <= (select (steward.clock() at time zone 'UTC')::date)
-        ) arr on true
         left join lateral (
             -- the oldest unacknowledged event that brought UNOWNED or ARR decay on, while that still holds:
             -- no later event of the deployment is without it (sql/views/050_health_events.sql writes them)
             select min(e.occurred_at) as since from steward.health_events e
-            where e.org_id = d.org_id and e.deployment_id = d.id and e.occurred_at <= (select steward.clock())
+            where e.org_id = dep.org_id and e.deployment_id = dep.deployment_id
+              and e.occurred_at <= (select steward.clock())
               and not exists (select 1 from steward.health_event_acknowledgements a
                               where a.org_id = e.org_id and a.event_id = e.id)
               and ((e.status_after = 'UNOWNED' and e.status_before is distinct from 'UNOWNED'
@@ -134,34 +183,9 @@ begin atomic
                                     where l.org_id = e.org_id and l.deployment_id = e.deployment_id and l.id > e.id
                                       and 'ARR_DECAYED_SINCE_OWNER_LEFT' <> all (l.reasons_after))))
         ) esc on true
-        left join lateral (
-            -- the owner's own baseline: the median ARR of the complete 28-day blocks of
-            -- the current period before the last 28 days, blocks counted back from today
-            -- (at most 12: a year). A day is the owner's when they held it at 00:00 UTC
-            -- (sql/views/025_ownership_gaps.sql).
-            -- The median, not the best block: one lucky month of a small deployment
-            -- would raise the bar for good; a decline that began less than half the
-            -- blocks ago still shows.
-            select percentile_cont(0.5) within group (order by blk.arr) as arr, count(*) as blocks
-            from (
-                select internals.ratio(sum(cd.ai_resolved), sum(cd.addressable)) as arr
-                from steward.conversation_daily cd
-                where cd.org_id = d.org_id and cd.deployment_id = d.id
-                  and cd.day <= (select (steward.clock() at time zone 'UTC')::date) - 28
-                  -- block k (1, 2, ...) is the 28 days ending 28k days before today; complete
-                  -- when its first day, today - 28k - 27, is the owner's: k <= k_max below
-                  -- (0, no block, without an owner or with a start that cannot be counted)
-                  and cd.day >= (select (steward.clock() at time zone 'UTC')::date) - 27 - 28 * least(12,
-                        coalesce(((select (steward.clock() at time zone 'UTC')::date)
-                                  - internals.first_day_from(o.owner_since, d.launched_at) - 27) / 28, 0))
-                group by ((select (steward.clock() at time zone 'UTC')::date) - cd.day) / 28
-            ) blk
-            where blk.arr is not null
-        ) ob on true
         -- the open ownership gap, if any (sql/views/025_ownership_gaps.sql)
         left join metrics.ownership_gaps(p_deployment_ids) gap
-          on gap.org_id = d.org_id and gap.deployment_id = d.id and gap.is_open
-        where d.id = any (p_deployment_ids)
+          on gap.org_id = dep.org_id and gap.deployment_id = dep.deployment_id and gap.is_open
     )
     select
         b.org_id,
