@@ -93,8 +93,8 @@ def codes(body: dict) -> list[str]:
 def _strings(value) -> list[str]:
     if isinstance(value, str):
         return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, dict):  # keys too: an unknown input field's name is echoed in its error
+        return [s for k, v in value.items() for s in (k, *_strings(v))]
     if isinstance(value, list):
         return [s for v in value for s in _strings(v)]
     return []
