@@ -98,7 +98,7 @@ def report(per_table: dict[str, list[tuple[int, int, int]]], shards: int, worker
                   + f" (largest {max(nodes) / everything['total']:.1%} of all rows)."]
     lines += ["", "Rows (every distributed table) and tenants per shard:", "",
               "| shard | tenants | rows |", "|---:|---:|---:|"]
-    for shard, (n, t) in enumerate(zip(everything["shards"], everything["tenants"])):
+    for shard, (n, t) in enumerate(zip(everything["shards"], everything["tenants"], strict=True)):
         lines.append(f"| {shard} | {t} | {n:,} |")
     return "\n".join(lines)
 

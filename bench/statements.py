@@ -25,14 +25,15 @@ ROOT = Path(__file__).resolve().parent.parent
 SCALE_OUT = ROOT / "docs" / "scale-out.md"
 CROSS_ORG = ("service/demo/", "service/db/migrate.sql", "service/events/webhook_worker.sql")
 EXPLICIT = re.compile(r"\borg_id\s*=\s*\$\d|\borg_id\s*=\s*any\s*\(\s*\$\d"
-                      r"|insert\s+into\s+steward\.\w+\s*\(\s*org_id\b[^;]*?\b(?:values\s*\(|select)\s*\$\d", re.I | re.S)
+                      r"|insert\s+into\s+steward\.\w+\s*\(\s*org_id\b[^;]*?\b(?:values\s*\(|select)\s*\$\d",
+                      re.I | re.S)
 
 
 def statements() -> list[tuple[str, str, str]]:
     found = []
     for path in sorted([*ROOT.glob("schema/**/*.sql"), *ROOT.glob("service/**/*.sql")]):
         parts = re.split(r"^-- name: (\S+)\s*$", path.read_text(), flags=re.M)
-        for name, body in zip(parts[1::2], parts[2::2]):
+        for name, body in zip(parts[1::2], parts[2::2], strict=True):
             code = "\n".join(line for line in body.splitlines() if not line.strip().startswith("--"))
             found.append((str(path.relative_to(ROOT)), name, code))
     return found

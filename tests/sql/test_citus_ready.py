@@ -119,7 +119,7 @@ async def citus_violations(conn: asyncpg.Connection) -> list[str]:
     for exclusion in await conn.fetch(EXCLUSIONS):
         org = tenant_org(exclusion["table_oid"])
         if org is not None and not any(key == org and op == "="
-                                       for key, op in zip(exclusion["conkey"], exclusion["operators"])):
+                                       for key, op in zip(exclusion["conkey"], exclusion["operators"], strict=True)):
             found.append(f"{tables[exclusion['table_oid']]['name']}: exclusion constraint {exclusion['conname']} "
                          f"does not compare org_id with =")
 
@@ -143,8 +143,8 @@ async def citus_violations(conn: asyncpg.Connection) -> list[str]:
         org = source["org_attnum"]
         if org is None:
             continue  # reported above
-        if target_kind == "tenant" and not any(
-                key == org and ref == target["org_attnum"] for key, ref in zip(fk["conkey"], fk["confkey"])):
+        pairs = zip(fk["conkey"], fk["confkey"], strict=True)
+        if target_kind == "tenant" and not any(key == org and ref == target["org_attnum"] for key, ref in pairs):
             found.append(f"{where}: does not map org_id to org_id")
         if org in fk["conkey"] and (fk["confdeltype"] in ("n", "d") or fk["confupdtype"] in ("n", "d", "c")):
             found.append(f"{where}: SET NULL/SET DEFAULT (or ON UPDATE CASCADE) on a key that includes org_id")
@@ -160,7 +160,7 @@ async def test_the_listed_tables_exist_and_are_global(conn):
     names = {row["name"] for row in await conn.fetch(TABLES)}
     assert REFERENCE_TABLES - names == set()
     assert COORDINATOR_TABLES - names == set()
-    assert REFERENCE_TABLES & COORDINATOR_TABLES == set()
+    assert not REFERENCE_TABLES & COORDINATOR_TABLES
 
 
 async def test_the_checker_reports_each_kind_of_violation(conn):
