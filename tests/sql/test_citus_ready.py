@@ -224,7 +224,7 @@ async def test_the_checker_sees_an_org_id_that_maps_to_another_column(conn):
         "REFERENCES steward.persons(org_id, id)): does not map org_id to org_id"]
 
 
-# --- what migration 0015 changed keeps the service's behaviour ---------------------------------------
+# --- what migration 0014 changed keeps the service's behaviour ---------------------------------------
 
 async def token_signed_rows(factory) -> tuple[int, int, int]:
     """An organization whose token signed an ownership change and an acknowledgement (three cascades down)."""
