@@ -1,7 +1,7 @@
 """Activity mutations: record a workflow update or a performance review."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -22,8 +22,9 @@ INSERT_UPDATE = """
     values ($1, $2, $3, $4, $5, $6, $7) returning id
 """
 INSERT_REVIEW = """
-    insert into steward.performance_reviews (org_id, deployment_id, reviewer_id, reviewed_at, notes, decisions)
-    values ($1, $2, $3, $4, $5, $6) returning id
+    insert into steward.performance_reviews (org_id, deployment_id, reviewer_id, reviewed_at, notes, decisions,
+                                             brief_week)
+    values ($1, $2, $3, $4, $5, $6, $7) returning id
 """
 MAX_DECISIONS = 50
 
@@ -125,6 +126,8 @@ class RecordReviewInput:
     notes: str | None = strawberry.field(default=None, description="Notes taken (up to 10000 characters).")
     decisions: list[str] = strawberry.field(
         default_factory=list, description=f"Decisions made (up to {MAX_DECISIONS}, each 1-500 characters).")
+    brief_week: date | None = strawberry.field(
+        default=None, description="The weekly brief reviewed: the Monday of its ISO week (weeklyBrief.weekStart).")
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
@@ -161,7 +164,8 @@ async def record_review(info: strawberry.Info, input: RecordReviewInput):
         if len(input.decisions) > MAX_DECISIONS:
             raise invalid(f"at most {MAX_DECISIONS} decisions", "decisions")
         decisions = [text(d, "decisions", required=True, limit=500) for d in input.decisions]
-        pk = await w.db.fetchval(INSERT_REVIEW, w.org_id, deployment_id, reviewer_id, reviewed_at, notes, decisions)
+        pk = await w.db.fetchval(INSERT_REVIEW, w.org_id, deployment_id, reviewer_id, reviewed_at, notes, decisions,
+                                 input.brief_week)
         return RecordReviewSuccess(replayed=False, review_pk=pk, deployment_pk=deployment_id)
 
     return await run(info, "recordReview", "write:activity", input, work)

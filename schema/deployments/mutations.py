@@ -12,6 +12,7 @@ from schema.activity.types import Channel
 from schema.deployments.types import DeploymentStatus
 from schema.errors import ConflictError, NotFoundError, PermissionError, ValidationError
 from schema.instants import instant_problem
+from schema.review.policy import ReviewersCounted
 from schema.writes import IDEMPOTENCY_KEY, REPLAYED, Write, invalid, missing, run, success, text
 
 if TYPE_CHECKING:
@@ -180,6 +181,8 @@ class HealthPolicy:
     escalation_after_days: int = strawberry.field(
         description="ESCALATION_UNACKNOWLEDGED after an UNOWNED or ARR-decay health event has gone "
                     "unacknowledged for this many days.")
+    reviewers_counted: ReviewersCounted = strawberry.field(
+        description="Whose reviews count for health, weeksReviewed, the weekly brief and maturity.")
     updated_at: datetime = strawberry.field(description="When the policy last changed.")
 
     @classmethod
@@ -188,7 +191,8 @@ class HealthPolicy:
                    stale_update_days=row["stale_update_days"], stale_review_days=row["stale_review_days"],
                    review_due_days=row["review_due_days"], min_owner_fte=float(row["min_owner_fte"]),
                    arr_drop_points=float(row["arr_drop_points"]), arr_decay_points=float(row["arr_decay_points"]),
-                   escalation_after_days=row["escalation_after_days"], updated_at=row["updated_at"])
+                   escalation_after_days=row["escalation_after_days"],
+                   reviewers_counted=ReviewersCounted(row["reviewers_counted"]), updated_at=row["updated_at"])
 
 
 @strawberry.input(description="New health thresholds; fields left out stay as they are.")
@@ -201,6 +205,8 @@ class SetHealthPolicyInput:
     arr_drop_points: float | None = strawberry.field(default=strawberry.UNSET, description="0 to 100 points.")
     arr_decay_points: float | None = strawberry.field(default=strawberry.UNSET, description="0 to 100 points.")
     escalation_after_days: int | None = strawberry.field(default=strawberry.UNSET, description="1 to 365 days.")
+    reviewers_counted: ReviewersCounted | None = strawberry.field(
+        default=strawberry.UNSET, description="Whose reviews count (OWNER by default).")
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
@@ -247,6 +253,11 @@ async def set_health_policy(info: strawberry.Info, input: SetHealthPolicyInput):
                 raise invalid(f"{camel} must be between {low} and {high}", camel)
             args.append(value)
             sets.append(f"{column} = {expression.format(f'${len(args)}')}")
+        if input.reviewers_counted is not strawberry.UNSET:
+            if input.reviewers_counted is None:
+                raise invalid("reviewersCounted must be OWNER, OWNER_OR_CX or ANYONE", "reviewersCounted")
+            args.append(input.reviewers_counted.value)
+            sets.append(f"reviewers_counted = ${len(args)}")
         sql = (f"update steward.health_policies set {', '.join(sets + ['updated_at = now()'])}"
                " where org_id = $1 returning org_id")
         if await w.db.fetchval(sql, *args) is None:
