@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", default=DEFAULT_SERVER)
     parser.add_argument("--skip-embedded", action="store_true")
     args = parser.parse_args(argv)
-    if not (ROOT / "service" / "demo.py").exists():
+    if not (ROOT / "service" / "demo" / "dataset.py").exists():
         print("demo_time: service/demo/dataset.py is missing: `steward demo` cannot be measured yet")
         return 0
     base = {k: v for k, v in os.environ.items() if not k.startswith("STEWARD_") and k != "DATABASE_URL"}

@@ -1,4 +1,4 @@
-"""The Steward GraphQL schema."""
+"""The Steward GraphQL schema: the roots merged from the domains (schema/roots.py), with the caches and scalars."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -8,8 +8,7 @@ import strawberry
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 
 from schema.arguments import describe_arguments
-from schema.mutations import Mutation
-from schema.query import Query
+from schema.roots import Mutation, Query
 from schema.scalars import INSTANT_SCALARS, NameLiteralErrors
 from schema.subscriptions import Subscription
 

@@ -1,13 +1,16 @@
-"""The per-request context: one connection, its loaders, the caller."""
+"""The per-request context: one connection, its loaders, the caller; and what a subscription needs from the runtime."""
 from __future__ import annotations
 
 import asyncio
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import date
+from typing import Any, Protocol
 
 import asyncpg
 from starlette.requests import Request
 
+from schema.loaders import Loaders
 from service.auth import Principal
 from service.config import Settings
 
@@ -15,8 +18,8 @@ from service.config import Settings
 class Db:
     """The request's one connection; queries from concurrent resolvers take turns on it."""
 
-    def __init__(self, conn: asyncpg.Connection):
-        self.conn = conn
+    def __init__(self, conn: asyncpg.Connection | None):
+        self.conn: Any = conn
         self.statements = 0
         self._lock = asyncio.Lock()
 
@@ -53,18 +56,43 @@ class _RequestOver:
         raise RuntimeError("the request is over: no statement may run on its connection")
 
 
+class Notice(Protocol):
+    id: int
+
+
+class Subscriber(Protocol):
+    async def next(self) -> Notice: ...
+
+
+class Live(Protocol):
+    """What a subscription needs from the runtime: its org's announcements, and a transaction to read them."""
+    def subscribe(self, org_id: int, kinds: frozenset[str]) -> AbstractAsyncContextManager[Subscriber]: ...
+    def org_transaction(self, org_id: int) -> AbstractAsyncContextManager[asyncpg.Connection]: ...
+
+
 @dataclass
 class Context:
+    """What every resolver gets as `info.context`."""
+
     db: Db
     principal: Principal
     settings: Settings
     request: Request | None = None
-    loaders: Any = None
     request_id: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    live: Live | None = None  # subscriptions only (service/http/websocket.py)
+    loaders: Loaders = field(init=False)
+    # today's date as the database sees it, read once per request (schema/windows.py)
+    today: asyncio.Future[date] | None = field(default=None, init=False)
+    # set by the first mutation of the request (schema/writes.py): its lock timeout, and steward.now pinned
+    lock_timeout_set: bool = field(default=False, init=False)
+    clock_pinned: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
-        if self.loaders is None:
-            from schema.loaders import Loaders
+        self.loaders = Loaders(self.db)
 
-            self.loaders = Loaders(self.db)
+    def read_afresh(self, db: Db | None = None) -> None:
+        """Forget what this request has read (after a write, or for a subscription's next event on `db`)."""
+        if db is not None:
+            self.db = db
+        self.loaders = Loaders(self.db)
+        self.today = None

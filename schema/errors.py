@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import strawberry
 
 from schema.instants import INSTANT_RANGE
+
+T = TypeVar("T")
 
 
 class ApiError(Exception):
@@ -29,6 +31,13 @@ def stored_out_of_range(what: str) -> ApiError:
     """A value stored before the range constraints (migration 0007) that a figure cannot use."""
     return ApiError("DATA_OUT_OF_RANGE", f"{what} is stored with a time outside the supported range "
                     f"({INSTANT_RANGE}); this figure cannot be computed until it is corrected")
+
+
+def present(value: T | None, what: str) -> T:
+    """An object a reference promises (a foreign key); its absence is a bug that fails this field alone."""
+    if value is None:
+        raise LookupError(f"{what} is referenced but could not be read")
+    return value
 
 
 def forbidden(scope: str) -> ApiError:

@@ -7,11 +7,16 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 
-from schema.context import Db
+from service.sql_files import load
+
+if TYPE_CHECKING:
+    from schema.context import Db
+
+SQL = load("schema", "idempotency.sql")
 
 # Keys are honoured for this long after their first use, then forgotten (deleted lazily).
 RETENTION = timedelta(hours=24)
@@ -52,30 +57,6 @@ def request_hash(operation: str, input: Any) -> bytes:
     return hashlib.sha256(text.encode()).digest()
 
 
-CLAIM = """
-    insert into steward.idempotency_keys (org_id, token_id, key, operation, request_hash)
-    values ($1, $2, $3, $4, $5)
-    on conflict (org_id, token_id, key) do nothing
-    returning key
-"""
-# Lazy expiry of the token's old keys; rows another request is already deleting are skipped, not waited for.
-FORGET_EXPIRED = """
-    delete from steward.idempotency_keys
-    where (org_id, token_id, key) in (
-        select org_id, token_id, key from steward.idempotency_keys
-        where org_id = $1 and token_id = $2 and created_at < now() - $3::interval
-        for update skip locked)
-"""
-LOOK_UP = """
-    select operation, request_hash, response from steward.idempotency_keys
-    where org_id = $1 and token_id = $2 and key = $3
-"""
-REMEMBER = """
-    update steward.idempotency_keys set response = $4::jsonb
-    where org_id = $1 and token_id = $2 and key = $3
-"""
-
-
 async def claim(db: Db, org_id: int, token_id: int, key: str, operation: str, digest: bytes) -> Stored | None:
     """Take the key for this request (None), or return the earlier use that holds it.
 
@@ -83,11 +64,11 @@ async def claim(db: Db, org_id: int, token_id: int, key: str, operation: str, di
     until the first one commits (then reads its answer) or rolls back (then takes
     the key itself), so two retries never both write.
     """
-    await db.fetch(FORGET_EXPIRED, org_id, token_id, RETENTION)
+    await db.fetch(SQL["forget_expired"], org_id, token_id, RETENTION)
     for _ in range(3):
-        if await db.fetchval(CLAIM, org_id, token_id, key, operation, digest) is not None:
+        if await db.fetchval(SQL["claim"], org_id, token_id, key, operation, digest) is not None:
             return None
-        row = await db.fetchrow(LOOK_UP, org_id, token_id, key)
+        row = await db.fetchrow(SQL["look_up"], org_id, token_id, key)
         if row is not None:
             return Stored(row["operation"], bytes(row["request_hash"]), _json(row["response"]))
         # the holder was deleted between our insert and our read (expired concurrently): try again
@@ -96,7 +77,7 @@ async def claim(db: Db, org_id: int, token_id: int, key: str, operation: str, di
 
 async def remember(db: Db, org_id: int, token_id: int, key: str, response: dict) -> None:
     """Store the answer of the request that holds the key."""
-    await db.fetch(REMEMBER, org_id, token_id, key, json.dumps(response, separators=(",", ":")))
+    await db.fetch(SQL["remember"], org_id, token_id, key, json.dumps(response, separators=(",", ":")))
 
 
 def _json(value: Any) -> dict | None:

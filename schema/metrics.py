@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from schema.errors import stored_out_of_range
+from schema.errors import present, stored_out_of_range
+from schema.info import Info
 from schema.review.cadence import CadenceEffect, cadence_effect
 from schema.windows import Window
 
@@ -95,10 +96,8 @@ class TopicOpportunity:
     topic_id: strawberry.Private[int]
 
     @strawberry.field(description="The conversation type.")
-    async def topic(self, info: strawberry.Info) -> Annotated["Topic", strawberry.lazy("schema.activity.types")]:
-        from schema.activity.types import Topic
-
-        return Topic.from_row(await info.context.loaders.topic.load(self.topic_id))
+    async def topic(self, info: Info) -> Annotated["Topic", strawberry.lazy("schema.activity.types")]:
+        return present(await info.context.loaders.topic.load(self.topic_id), "the topic")
 
     @classmethod
     def from_row(cls, row) -> "TopicOpportunity":

@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 import strawberry
 
 from schema.errors import bad_input, not_found
+from schema.info import Info
 from schema.text import text_problem
 
 T = TypeVar("T")
@@ -79,6 +80,11 @@ class PageRequest:
     backward: bool
     after: tuple[Any, int] | None
     before: tuple[Any, int] | None
+
+    @property
+    def from_start(self) -> bool:
+        """The first page, forward: what the batched first pages of a nested list answer (Loaders.first_pages)."""
+        return self.after is None and self.before is None and not self.backward
 
 
 def encode_cursor(sort_value: Any, pk: int) -> str:
@@ -164,7 +170,7 @@ CURSOR_TYPES: dict[str, Callable[[Any], str | None]] = {
 
 @dataclass(frozen=True)
 class Sort:
-    """A sort key: an SQL expression over the wrapped query's columns and its SQL type."""
+    """The sort key of a paged statement: the column its rows are ordered by (cursors carry its value), its SQL type."""
 
     column: str
     sql_type: str
@@ -182,32 +188,26 @@ class Sort:
         return text
 
 
-def keyset_sql(base: str, args: list[Any], sort: Sort, page: PageRequest) -> tuple[str, list[Any]]:
-    """Wrap `base` (which selects `id` and the sort column) in keyset pagination, ties broken by id."""
-    args = list(args)
-    conditions = []
+def keyset_args(sort: Sort, page: PageRequest) -> list[Any]:
+    """The six parameters every paged statement ends with (its keyset pagination, ties broken by id).
+
+    In order: the sort value (as text, cast in SQL) and id that rows must lie strictly above, the
+    value and id they must lie strictly below (both null when there is no such cursor), whether to
+    return them in descending order, and how many (the page and one more, to tell if there is more).
+    """
+    bounds: dict[bool, tuple[str | None, int | None]] = {True: (None, None), False: (None, None)}
     for cursor, is_after in ((page.after, True), (page.before, False)):
         if cursor is None:
             continue
         # after → beyond the cursor in sort order; before → ahead of it
-        op = ">" if is_after != sort.descending else "<"
         # the sort value travels as text and is cast in SQL, whatever its type: checked here, before any SQL
-        args += [sort.bind(cursor[0], "after" if is_after else "before"), cursor[1]]
-        conditions.append(
-            f"(q.{sort.column}, q.id) {op} (${len(args) - 1}::text::{sort.sql_type}, ${len(args)}::bigint)"
-        )
-    descending = sort.descending != page.backward
-    direction = "desc" if descending else "asc"
-    args.append(page.limit + 1)
-    where = f"where {' and '.join(conditions)}" if conditions else ""
-    sql = (f"select * from ({base}) q {where} "
-           f"order by q.{sort.column} {direction}, q.id {direction} limit ${len(args)}")
-    return sql, args
+        bounds[is_after != sort.descending] = (sort.bind(cursor[0], "after" if is_after else "before"), cursor[1])
+    return [*bounds[True], *bounds[False], sort.descending != page.backward, page.limit + 1]
 
 
 def connection(rows: list, page: PageRequest, sort: Sort, build: Callable[[Any], T],
                count: Callable[[], Awaitable[int]]) -> Connection[T]:
-    """Turn the limit+1 rows of keyset_sql into a Connection."""
+    """Turn the limit+1 rows of a paged statement (see keyset_args) into a Connection."""
     has_more = len(rows) > page.limit
     rows = list(rows[: page.limit])
     if page.backward:
@@ -227,3 +227,26 @@ def connection(rows: list, page: PageRequest, sort: Sort, build: Callable[[Any],
 
 def _cursor_value(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+@dataclass(frozen=True)
+class NestedList:
+    """A list under each parent (a deployment's reviews, a person's updates): the statements that read it."""
+
+    parent: str  # the column that names the parent
+    first_pages: str  # the first page of many parents: $1 the parents, then the filters, then the limit
+    sizes: str  # (parent, n) of many parents: $1 the parents, then the filters
+    page: str  # any page of one parent: its own arguments, then the keyset ones (keyset_args)
+
+
+async def nested_connection(info: Info, nested: NestedList, parent_id: int, page: PageRequest, sort: Sort,
+                            build: Callable[[Any], T], filters: tuple = (), page_args: tuple = ()) -> Connection[T]:
+    """One parent's page of a nested list; first pages (the common case) are batched across parents."""
+    ctx = info.context
+    counts = ctx.loaders.counts(nested.sizes, filters)
+    if page.from_start:
+        rows = await ctx.loaders.first_pages(nested.first_pages, nested.parent, (*filters, page.limit + 1)).load(
+            parent_id)
+    else:
+        rows = await ctx.db.fetch(nested.page, *page_args, *keyset_args(sort, page))
+    return connection(rows, page, sort, build, lambda: counts.load(parent_id))

@@ -6,9 +6,12 @@ from datetime import date, timedelta
 
 import strawberry
 
-from schema import queries as q
 from schema.errors import bad_input
+from schema.info import Info
 from schema.instants import date_problem
+from service.sql_files import load
+
+SQL = load("schema", "queries.sql")
 
 MAX_WINDOW_DAYS = 3660
 
@@ -26,18 +29,18 @@ class Window:
     to: date = strawberry.field(description="Day after the last day (exclusive).")
 
 
-async def today(info: strawberry.Info) -> date:
+async def today(info: Info) -> date:
     """Today in UTC as the database sees it (steward.clock()), once per request."""
     ctx = info.context
-    if "today" not in ctx.extra:
+    if ctx.today is None:
         # resolvers of one request ask concurrently: they share one query
-        ctx.extra["today"] = asyncio.ensure_future(ctx.db.fetchval(q.TODAY))
+        ctx.today = asyncio.ensure_future(ctx.db.fetchval(SQL["today"]))
     # shielded: graphql-core cancels a failed field's siblings, and a cancelled awaiter would
     # cancel the shared query for every other field of the request
-    return await asyncio.shield(ctx.extra["today"])
+    return await asyncio.shield(ctx.today)
 
 
-async def resolve_window(info: strawberry.Info, window: WindowInput | None, default_days: int = 30,
+async def resolve_window(info: Info, window: WindowInput | None, default_days: int = 30,
                          field: str = "window") -> tuple[date, date]:
     if window is None:
         window = WindowInput(last_days=default_days)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import asyncpg
 import strawberry
@@ -25,10 +25,16 @@ from strawberry.utils.str_converters import to_snake_case
 from schema import idempotency
 from schema.errors import ApiError, ConflictError, NotFoundError, PermissionError, UserError, ValidationError
 from schema.health import record as health_events
+from schema.info import Info
 from schema.instants import INSTANT_RANGE, instant_problem
-from schema.loaders import Loaders
-from schema.ownership import log as audit
+from schema.ownership import record as audit
 from schema.relay import from_global_id
+from service.sql_files import load
+
+if TYPE_CHECKING:
+    from schema.context import Context
+
+SQL = load("schema", "writes.sql")
 
 # How far in the future a caller's effectiveAt may be (its clock ahead of ours); it then counts as now.
 CLOCK_SKEW = timedelta(minutes=1)
@@ -40,9 +46,10 @@ IDEMPOTENCY_KEY = ("Optional, 1-200 characters, unique to this change: a retry w
 REPLAYED = ("True when this is the stored answer to an earlier request with the same idempotencyKey: nothing was "
             "written now (objects are shown as they are now).")
 
+INPUT = strawberry.argument(description="What to change, with an optional idempotencyKey.")
+
 S = TypeVar("S")
 SUCCESS_TYPES: dict[str, type] = {}
-_PINNED = "write_clock_pinned"  # ctx.extra: steward.now was pinned by an earlier mutation of this request
 
 
 class Fail(Exception):
@@ -86,7 +93,7 @@ def from_record(record: dict) -> Any:
 class Write:
     """What a mutation's work gets: the request's connection, the caller, and the instant of the write."""
 
-    def __init__(self, info: strawberry.Info):
+    def __init__(self, info: Info):
         self.ctx = info.context
         self.db = info.context.db
         self.principal = info.context.principal
@@ -116,7 +123,7 @@ class Write:
         if not touched:
             return
         if self._now is not None:  # health as of the write's instant, which may be after the transaction's start
-            await self.db.fetch("select set_config('steward.now', $1, true)", self._now.isoformat())
+            await self.db.fetch(SQL["pin_clock"], self._now.isoformat())
         self.events = await health_events.record(self.db, list(touched), "WRITE", self.ctx.request_id,
                                                  list(touched.values()))
 
@@ -128,12 +135,8 @@ class Write:
         steward.now for the transaction; then that is the instant.
         """
         if self._now is None:
-            if self.ctx.extra.get(_PINNED):
-                self._now = await self.db.fetchval("select clock_timestamp()")
-            else:
-                self._now = await self.db.fetchval(
-                    "select coalesce(nullif(current_setting('steward.now', true), '')::timestamptz,"
-                    " clock_timestamp())")
+            # once an earlier mutation of this request pinned steward.now, it is no test's pin
+            self._now = await self.db.fetchval(SQL["clock" if self.ctx.clock_pinned else "pinned_clock"])
         return self._now
 
     async def effective(self, value: datetime | None, field: str = "effectiveAt") -> datetime:
@@ -185,7 +188,7 @@ def text(value: str | None, field: str, *, required: bool = False, limit: int = 
     return value
 
 
-async def run(info: strawberry.Info, operation: str, scope: str, input: Any,
+async def run(info: Info, operation: str, scope: str, input: Any,
               work: Callable[[Write], Awaitable[Any]]) -> Any:
     """Run one mutation's `work` under the rules above; return its success or a typed error."""
     ctx = info.context
@@ -226,24 +229,22 @@ async def run(info: strawberry.Info, operation: str, scope: str, input: Any,
     return result
 
 
-async def _lock_timeout(ctx) -> None:
+async def _lock_timeout(ctx: Context) -> None:
     """Waiting for another writer's lock ends in a ConflictError well before the statement timeout."""
-    if "lock_timeout_set" not in ctx.extra:
+    if not ctx.lock_timeout_set:
         timeout = max(100, ctx.settings.statement_timeout_ms * 3 // 5)
-        await ctx.db.fetch("select set_config('lock_timeout', $1, true)", f"{timeout}ms")
-        ctx.extra["lock_timeout_set"] = True
+        await ctx.db.fetch(SQL["lock_timeout"], f"{timeout}ms")
+        ctx.lock_timeout_set = True
 
 
-async def _settle(ctx, write: Write) -> None:
+async def _settle(ctx: Context, write: Write) -> None:
     """After a write: the payload reads the new state, as of the write's instant."""
     if write._now is not None:
         # metrics views read steward.clock(); the write's instant may be later than now() (the
         # transaction start) when the request queued on a lock
-        await ctx.db.fetch("select set_config('steward.now', $1, true)", write._now.isoformat())
-        ctx.extra[_PINNED] = True
-    ctx.loaders = Loaders(ctx.db)
-    ctx.extra.pop("today", None)
-    ctx.extra.pop("review_loaders", None)  # schema/review/loading.py: figures a write may change
+        await ctx.db.fetch(SQL["pin_clock"], write._now.isoformat())
+        ctx.clock_pinned = True
+    ctx.read_afresh()
 
 
 # Unique constraints → the input field at fault.

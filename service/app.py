@@ -1,35 +1,38 @@
-"""create_app(settings) -> Starlette; the lifespan owns the database pool."""
+"""create_app(settings, database_url, schema) -> Starlette; the lifespan owns the database pool."""
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
 
+import strawberry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+import schema as graphql_schema
 from service import tracing
 from service.config import Settings
 from service.db import pool as db
 from service.events import evaluator
 from service.events.hub import EventHub
 from service.events.webhook_worker import Worker
-from service.http import rate_limit
+from service.http import limits, rate_limit
 from service.http.documents import PersistedDocuments
+from service.http.graphql import graphql_endpoint
 from service.http.health import healthz, readyz
+from service.http.ingest import ingest_conversations
 from service.http.observability import Metrics, RequestMiddleware, metrics_endpoint
 from service.http.token_usage import TokenUsage
+from service.http.websocket import GraphQLWebSocket, Live, TokenCounts, graphql_websocket
 
 log = logging.getLogger("steward.app")
 
 
-def create_app(settings: Settings, database_url: str) -> Starlette:
-    from service.http.graphql import graphql_endpoint
-    from service.http.ingest import ingest_conversations
-    from service.http.websocket import GraphQLWebSocket, Live, TokenCounts, graphql_websocket
+def create_app(settings: Settings, database_url: str, schema: strawberry.Schema | None = None) -> Starlette:
+    """The app serving `schema` (by default the one of schema/, with tracing's extension when tracing is on)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -39,7 +42,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         hub = EventHub(database_url, pool, queue_size=settings.subscription_queue,
                        statement_timeout_ms=settings.statement_timeout_ms,
                        connect_timeout_s=settings.db_connect_timeout_s)
-        app.state.live = Live(pool, hub)
+        app.state.live = Live(pool, hub, settings)
         hub.start()
         app.state.webhooks = webhooks = Worker(settings, database_url, hub) if settings.webhooks.worker else None
         if webhooks is not None:
@@ -86,12 +89,14 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    from schema import build_schema, schema
-
-    app.state.schema = tracing.instrument(app, build_schema) if tracing.enabled() else schema
+    if schema is None:
+        schema = (tracing.instrument(app, graphql_schema.build_schema) if tracing.enabled()
+                  else graphql_schema.schema)
+    app.state.schema = schema
+    app.state.graphql_pass = limits.Pass(schema)  # parses and validates once, with the schema's caches
     app.state.documents = PersistedDocuments(trusted_only=settings.trusted_documents == "only")
     app.state.metrics = metrics
-    app.state.graphql_ws = GraphQLWebSocket(app.state.schema, settings)
+    app.state.graphql_ws = GraphQLWebSocket(schema, settings)
     app.state.subscription_counts = TokenCounts()
     metrics.subscriptions.set_function(lambda: _subscribers(app))
     app.state.token_usage = TokenUsage()

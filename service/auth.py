@@ -7,8 +7,11 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from service.sql_files import load
+
 SCOPES = ("read", "write:owners", "write:activity", "admin")
 TOKEN_PREFIX = "stw_"
+SQL = load("service", "auth.sql")
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,7 @@ def bearer(header: str | None) -> str | None:
 async def authenticate(conn: asyncpg.Connection, token: str | None) -> Principal | None:
     if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    row = await conn.fetchrow("select * from steward.authenticate($1)", hash_token(token))
+    row = await conn.fetchrow(SQL["authenticate"], hash_token(token))
     if row is None:
         return None
     return Principal(row["token_id"], row["org_id"], row["org_slug"], frozenset(row["scopes"]))
@@ -51,19 +54,14 @@ async def create_token(conn: asyncpg.Connection, org_slug: str, scopes: list[str
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown or not scopes:
         raise ValueError(f"scopes must be some of {', '.join(SCOPES)}; got {', '.join(unknown) or 'none'}")
-    org_id = await conn.fetchval("select id from steward.organizations where slug = $1", org_slug)
+    org_id = await conn.fetchval(SQL["organization_id"], org_slug)
     if org_id is None:
         raise LookupError(f"no organization with slug {org_slug!r} (see `steward org list`, or `steward org create`)")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token_id = await conn.fetchval(
-        "insert into steward.api_tokens (org_id, name, token_hash, scopes) values ($1, $2, $3, $4) returning id",
-        org_id, name, hash_token(token), sorted(set(scopes)),
-    )
+    token_id = await conn.fetchval(SQL["create_token"], org_id, name, hash_token(token), sorted(set(scopes)))
     return token_id, token
 
 
 async def revoke_token(conn: asyncpg.Connection, token_id: int) -> bool:
-    status = await conn.execute(
-        "update steward.api_tokens set revoked_at = now() where id = $1 and revoked_at is null", token_id
-    )
+    status = await conn.execute(SQL["revoke_token"], token_id)
     return status.endswith(" 1")

@@ -1,0 +1,1 @@
+"""Activity: topics, workflows, workflow updates and performance reviews (types, queries, mutations, SQL)."""

@@ -7,31 +7,22 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from schema.activity.types import Review, WorkflowUpdate, WorkflowUpdateKind
-from schema.errors import ConflictError, NotFoundError, PermissionError, ValidationError
+from schema.errors import ConflictError, NotFoundError, PermissionError, ValidationError, present
+from schema.info import Info
 from schema.instants import comparable
-from schema.writes import IDEMPOTENCY_KEY, REPLAYED, Write, invalid, missing, run, success, text
+from schema.writes import IDEMPOTENCY_KEY, INPUT, REPLAYED, Write, invalid, missing, run, success, text
+from service.sql_files import load
 
 if TYPE_CHECKING:
     from schema.deployments.types import Deployment
 
-DEPLOYMENT = "select id from steward.deployments where id = $1"
-PERSON = "select id, active, deactivated_at from steward.persons where id = $1"
-WORKFLOW = "select id, deployment_id from steward.workflows where id = $1"
-INSERT_UPDATE = """
-    insert into steward.workflow_updates (org_id, deployment_id, author_id, workflow_id, kind, summary, occurred_at)
-    values ($1, $2, $3, $4, $5, $6, $7) returning id
-"""
-INSERT_REVIEW = """
-    insert into steward.performance_reviews (org_id, deployment_id, reviewer_id, reviewed_at, notes, decisions,
-                                             brief_week)
-    values ($1, $2, $3, $4, $5, $6, $7) returning id
-"""
+SQL = load("schema.activity", "queries.sql")
 MAX_DECISIONS = 50
 
 
 async def _deployment(w: Write, global_id: str) -> int:
     pk = w.decode(global_id, "Deployment", "deploymentId")
-    if await w.db.fetchval(DEPLOYMENT, pk) is None:
+    if await w.db.fetchval(SQL["deployment_exists"], pk) is None:
         raise missing("Deployment", "deploymentId")
     w.touch(pk)  # an update or a review can end STALE or AT_RISK
     return pk
@@ -40,7 +31,7 @@ async def _deployment(w: Write, global_id: str) -> int:
 async def _person_at(w: Write, global_id: str, field: str, at: datetime) -> int:
     """A person who was with the organization at `at` (a deactivated person's past work may be recorded)."""
     pk = w.decode(global_id, "Person", field)
-    row = await w.db.fetchrow(PERSON, pk)
+    row = await w.db.fetchrow(SQL["person_at"], pk)
     if row is None:
         raise missing("Person", field)
     if not row["active"] and at > comparable(row["deactivated_at"]):
@@ -48,10 +39,8 @@ async def _person_at(w: Write, global_id: str, field: str, at: datetime) -> int:
     return pk
 
 
-async def _load_deployment(info: strawberry.Info, pk: int) -> "Deployment":
-    from schema.deployments.types import Deployment
-
-    return Deployment.from_row(await info.context.loaders.deployment.load(pk))
+async def _load_deployment(info: Info, pk: int) -> "Deployment":
+    return present(await info.context.loaders.deployment.load(pk), "the deployment")
 
 
 # --- recordWorkflowUpdate ------------------------------------------------------------------------
@@ -77,11 +66,11 @@ class RecordWorkflowUpdateSuccess:
     deployment_pk: strawberry.Private[int]
 
     @strawberry.field(description="The update recorded.")
-    async def workflow_update(self, info: strawberry.Info) -> WorkflowUpdate:
-        return WorkflowUpdate.from_row(await info.context.loaders.workflow_update.load(self.update_pk))
+    async def workflow_update(self, info: Info) -> WorkflowUpdate:
+        return present(await info.context.loaders.workflow_update.load(self.update_pk), "the workflow update")
 
     @strawberry.field(description="The deployment, as of the update (health, metrics).")
-    async def deployment(self, info: strawberry.Info) -> (
+    async def deployment(self, info: Info) -> (
         Annotated["Deployment", strawberry.lazy("schema.deployments.types")]
     ):
         return await _load_deployment(info, self.deployment_pk)
@@ -94,7 +83,9 @@ RecordWorkflowUpdatePayload = Annotated[
 ]
 
 
-async def record_workflow_update(info: strawberry.Info, input: RecordWorkflowUpdateInput):
+async def record_workflow_update(
+    info: Info, input: Annotated[RecordWorkflowUpdateInput, INPUT]
+) -> RecordWorkflowUpdatePayload:
     async def work(w: Write) -> RecordWorkflowUpdateSuccess:
         deployment_id = await _deployment(w, input.deployment_id)
         occurred_at = await w.effective(input.occurred_at, "occurredAt")
@@ -103,13 +94,13 @@ async def record_workflow_update(info: strawberry.Info, input: RecordWorkflowUpd
         workflow_id = None
         if input.workflow_id is not None:
             workflow_id = w.decode(input.workflow_id, "Workflow", "workflowId")
-            workflow = await w.db.fetchrow(WORKFLOW, workflow_id)
+            workflow = await w.db.fetchrow(SQL["workflow_of"], workflow_id)
             if workflow is None:
                 raise missing("Workflow", "workflowId")
             if workflow["deployment_id"] != deployment_id:
                 raise invalid("the workflow belongs to another deployment", "workflowId")
-        pk = await w.db.fetchval(INSERT_UPDATE, w.org_id, deployment_id, author_id, workflow_id, input.kind.value,
-                                 summary, occurred_at)
+        pk = await w.db.fetchval(SQL["insert_workflow_update"], w.org_id, deployment_id, author_id, workflow_id,
+                                 input.kind.value, summary, occurred_at)
         return RecordWorkflowUpdateSuccess(replayed=False, update_pk=pk, deployment_pk=deployment_id)
 
     return await run(info, "recordWorkflowUpdate", "write:activity", input, work)
@@ -139,11 +130,11 @@ class RecordReviewSuccess:
     deployment_pk: strawberry.Private[int]
 
     @strawberry.field(description="The review recorded.")
-    async def review(self, info: strawberry.Info) -> Review:
-        return Review.from_row(await info.context.loaders.review.load(self.review_pk))
+    async def review(self, info: Info) -> Review:
+        return present(await info.context.loaders.review.load(self.review_pk), "the review")
 
     @strawberry.field(description="The deployment, as of the review (health, metrics).")
-    async def deployment(self, info: strawberry.Info) -> (
+    async def deployment(self, info: Info) -> (
         Annotated["Deployment", strawberry.lazy("schema.deployments.types")]
     ):
         return await _load_deployment(info, self.deployment_pk)
@@ -155,7 +146,7 @@ RecordReviewPayload = Annotated[
 ]
 
 
-async def record_review(info: strawberry.Info, input: RecordReviewInput):
+async def record_review(info: Info, input: Annotated[RecordReviewInput, INPUT]) -> RecordReviewPayload:
     async def work(w: Write) -> RecordReviewSuccess:
         deployment_id = await _deployment(w, input.deployment_id)
         reviewed_at = await w.effective(input.reviewed_at, "reviewedAt")
@@ -164,8 +155,16 @@ async def record_review(info: strawberry.Info, input: RecordReviewInput):
         if len(input.decisions) > MAX_DECISIONS:
             raise invalid(f"at most {MAX_DECISIONS} decisions", "decisions")
         decisions = [text(d, "decisions", required=True, limit=500) for d in input.decisions]
-        pk = await w.db.fetchval(INSERT_REVIEW, w.org_id, deployment_id, reviewer_id, reviewed_at, notes, decisions,
-                                 input.brief_week)
+        pk = await w.db.fetchval(SQL["insert_review"], w.org_id, deployment_id, reviewer_id, reviewed_at, notes,
+                                 decisions, input.brief_week)
         return RecordReviewSuccess(replayed=False, review_pk=pk, deployment_pk=deployment_id)
 
     return await run(info, "recordReview", "write:activity", input, work)
+
+
+@strawberry.type(description="Activity: workflow updates and reviews (write:activity).")
+class ActivityMutations:
+    record_workflow_update = strawberry.mutation(resolver=record_workflow_update, description=(
+        "Record a workflow update (a change to the AI). Needs write:activity."))
+    record_review = strawberry.mutation(resolver=record_review, description=(
+        "Record a performance review. Needs write:activity."))

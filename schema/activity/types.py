@@ -3,17 +3,34 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from schema.relay import Connection, Node, Sort, connection, from_global_id, keyset_sql, page_request, to_global_id
+from schema.errors import present
+from schema.info import Info
+from schema.relay import (
+    Connection,
+    NestedList,
+    Node,
+    Sort,
+    connection,
+    from_global_id,
+    keyset_args,
+    nested_connection,
+    page_request,
+    to_global_id,
+)
 from schema.review.policy import review_counted
 from schema.windows import WindowInput, resolve_window
+from service.sql_files import load
 
 if TYPE_CHECKING:
     from schema.deployments.types import Deployment
     from schema.people.types import Person
+
+SQL = load("schema.activity", "queries.sql")
+
 
 @strawberry.enum(description="A customer contact channel.")
 class Channel(Enum):
@@ -56,8 +73,8 @@ class Workflow(Node):
     topic_id: strawberry.Private[int]
 
     @strawberry.field(description="The topic the workflow answers.")
-    async def topic(self, info: strawberry.Info) -> Topic:
-        return Topic.from_row(await info.context.loaders.topic.load(self.topic_id))
+    async def topic(self, info: Info) -> Topic:
+        return present(await info.context.loaders.topic.load(self.topic_id), "the topic")
 
     @classmethod
     def from_row(cls, row) -> "Workflow":
@@ -75,24 +92,20 @@ class WorkflowUpdate(Node):
     workflow_id: strawberry.Private[int | None]
 
     @strawberry.field(description="The deployment changed.")
-    async def deployment(self, info: strawberry.Info) -> (
+    async def deployment(self, info: Info) -> (
         Annotated["Deployment", strawberry.lazy("schema.deployments.types")]
     ):
-        from schema.deployments.types import Deployment
-
-        return Deployment.from_row(await info.context.loaders.deployment.load(self.deployment_id))
+        return present(await info.context.loaders.deployment.load(self.deployment_id), "the deployment")
 
     @strawberry.field(description="Who made the change.")
-    async def author(self, info: strawberry.Info) -> Annotated["Person", strawberry.lazy("schema.people.types")]:
-        from schema.people.types import Person
-
-        return Person.from_row(await info.context.loaders.person.load(self.author_id))
+    async def author(self, info: Info) -> Annotated["Person", strawberry.lazy("schema.people.types")]:
+        return present(await info.context.loaders.person.load(self.author_id), "the author")
 
     @strawberry.field(description="The workflow changed, if the update concerns one.")
-    async def workflow(self, info: strawberry.Info) -> Workflow | None:
+    async def workflow(self, info: Info) -> Workflow | None:
         if self.workflow_id is None:
             return None
-        return Workflow.from_row(await info.context.loaders.workflow.load(self.workflow_id))
+        return await info.context.loaders.workflow.load(self.workflow_id)
 
     @classmethod
     def from_row(cls, row) -> "WorkflowUpdate":
@@ -112,23 +125,19 @@ class Review(Node):
     reviewer_id: strawberry.Private[int]
 
     @strawberry.field(description="Who reviewed.")
-    async def reviewer(self, info: strawberry.Info) -> Annotated["Person", strawberry.lazy("schema.people.types")]:
-        from schema.people.types import Person
-
-        return Person.from_row(await info.context.loaders.person.load(self.reviewer_id))
+    async def reviewer(self, info: Info) -> Annotated["Person", strawberry.lazy("schema.people.types")]:
+        return present(await info.context.loaders.person.load(self.reviewer_id), "the reviewer")
 
     @strawberry.field(description="Whether it counts for health, weeksReviewed and the brief under the policy's "
                                   "reviewersCounted now (metrics.reviews).")
-    async def counted(self, info: strawberry.Info) -> bool:
+    async def counted(self, info: Info) -> bool:
         return await review_counted(info, self.pk)
 
     @strawberry.field(description="The deployment reviewed.")
-    async def deployment(self, info: strawberry.Info) -> (
+    async def deployment(self, info: Info) -> (
         Annotated["Deployment", strawberry.lazy("schema.deployments.types")]
     ):
-        from schema.deployments.types import Deployment
-
-        return Deployment.from_row(await info.context.loaders.deployment.load(self.deployment_id))
+        return present(await info.context.loaders.deployment.load(self.deployment_id), "the deployment")
 
     @classmethod
     def from_row(cls, row) -> "Review":
@@ -146,63 +155,50 @@ class WorkflowUpdateFilter:
     window: WindowInput | None = strawberry.field(default=None, description="Only inside this window.")
 
 
-NEWEST_FIRST = {
-    "workflow_updates": Sort("occurred_at", "timestamptz", descending=True),
-    "performance_reviews": Sort("reviewed_at", "timestamptz", descending=True),
-}
+UPDATES_NEWEST_FIRST = Sort("occurred_at", "timestamptz", descending=True)
+REVIEWS_NEWEST_FIRST = Sort("reviewed_at", "timestamptz", descending=True)
+# a deployment's updates, a person's updates, a deployment's reviews
+UPDATES_OF = {"deployment": NestedList("deployment_id", SQL["first_workflow_updates_by_deployment"],
+                                       SQL["workflow_update_counts_by_deployment"], SQL["workflow_updates"]),
+              "author": NestedList("author_id", SQL["first_workflow_updates_by_author"],
+                                   SQL["workflow_update_counts_by_author"], SQL["workflow_updates"])}
+REVIEWS = NestedList("deployment_id", SQL["first_reviews_by_deployment"], SQL["review_counts_by_deployment"],
+                     SQL["reviews"])
 
 
-async def list_children(info: strawberry.Info, table: str, parent: str, parent_id: int, conditions: list[str],
-                        args: list, build, first, after, last, before) -> Connection:
-    """A newest-first connection of `table` rows under one parent; first pages are batched across parents."""
-    ctx = info.context
-    page = page_request(first, after, last, before, ctx.settings.max_page_size)
-    sort = NEWEST_FIRST[table]
-    where = " and ".join([f"t.{parent} = any($1::bigint[])"] + conditions)
-    base = f"select t.* from steward.{table} t where {where}"
-    counts = ctx.loaders.child_counts(base, parent, tuple(args))
-    if page.after is None and page.before is None and not page.backward:
-        rows = await ctx.loaders.children(base, parent, sort.column, sort.descending, page.limit,
-                                          tuple(args)).load(parent_id)
-    else:
-        sql, sql_args = keyset_sql(base, [[parent_id], *args], sort, page)
-        rows = await ctx.db.fetch(sql, *sql_args)
-    return connection(rows, page, sort, build, lambda: counts.load(parent_id))
+async def update_filters(info: Info, kind: WorkflowUpdateKind | None, window: WindowInput | None) -> list[Any]:
+    """The kind and window parameters of the workflow update statements (null: no filter)."""
+    start, end = await resolve_window(info, window) if window is not None else (None, None)
+    return [kind.value if kind is not None else None, start, end]
 
 
-async def update_conditions(info: strawberry.Info, kind: WorkflowUpdateKind | None,
-                            window: WindowInput | None, first_arg: int = 2) -> tuple[list[str], list]:
-    """SQL conditions (on alias t) and their arguments, numbered from $first_arg."""
-    conditions: list[str] = []
-    args: list = []
-    if kind is not None:
-        args.append(kind.value)
-        conditions.append(f"t.kind = ${first_arg + len(args) - 1}")
-    if window is not None:
-        start, end = await resolve_window(info, window)
-        args += [start, end]
-        n = first_arg + len(args)
-        conditions.append(f"t.occurred_at >= internals.utc(${n - 2}::date)"
-                          f" and t.occurred_at < internals.utc(${n - 1}::date)")
-    return conditions, args
+async def updates_of(info: Info, parent: str, parent_id: int, kind: WorkflowUpdateKind | None,
+                     window: WindowInput | None, first, after, last, before) -> Connection[WorkflowUpdate]:
+    """Deployment.workflowUpdates and Person.workflowUpdates: first pages are batched across parents."""
+    filters = await update_filters(info, kind, window)
+    page = page_request(first, after, last, before, info.context.settings.max_page_size)
+    of = (parent_id, None) if parent == "deployment" else (None, parent_id)  # the deployment and author filters
+    return await nested_connection(info, UPDATES_OF[parent], parent_id, page, UPDATES_NEWEST_FIRST,
+                                   WorkflowUpdate.from_row, tuple(filters), (*filters, *of))
 
 
-async def workflow_updates(info: strawberry.Info, filter: WorkflowUpdateFilter | None,
+async def reviews(info: Info, deployment_id: int, first, after, last, before) -> Connection[Review]:
+    """Deployment.reviews: first pages are batched across deployments."""
+    page = page_request(first, after, last, before, info.context.settings.max_page_size)
+    return await nested_connection(info, REVIEWS, deployment_id, page, REVIEWS_NEWEST_FIRST, Review.from_row,
+                                   page_args=(deployment_id,))
+
+
+async def workflow_updates(info: Info, filter: WorkflowUpdateFilter | None,
                            first, after, last, before) -> Connection[WorkflowUpdate]:
     """Query.workflowUpdates: every update of the caller's organization, newest first."""
     ctx = info.context
     f = filter or WorkflowUpdateFilter()
     page = page_request(first, after, last, before, ctx.settings.max_page_size)
-    conditions, args = await update_conditions(info, f.kind, f.window, first_arg=1)
-    for value, column, type_name in ((f.deployment_id, "deployment_id", "Deployment"),
-                                     (f.author_id, "author_id", "Person")):
-        if value is not None:
-            args.append(from_global_id(value, type_name, field=f"filter.{column}")[1])
-            conditions.append(f"t.{column} = ${len(args)}")
-    where = " and ".join(conditions) or "true"
-    base = f"select t.* from steward.workflow_updates t where {where}"
-    sort = NEWEST_FIRST["workflow_updates"]
-    sql, sql_args = keyset_sql(base, args, sort, page)
-    rows = await ctx.db.fetch(sql, *sql_args)
-    return connection(rows, page, sort, WorkflowUpdate.from_row,
-                      lambda: ctx.db.fetchval(f"select count(*) from ({base}) b", *args))
+    args = await update_filters(info, f.kind, f.window)
+    for value, type_name, name in ((f.deployment_id, "Deployment", "deployment_id"),
+                                   (f.author_id, "Person", "author_id")):
+        args.append(from_global_id(value, type_name, field=f"filter.{name}")[1] if value is not None else None)
+    rows = await ctx.db.fetch(SQL["workflow_updates"], *args, *keyset_args(UPDATES_NEWEST_FIRST, page))
+    return connection(rows, page, UPDATES_NEWEST_FIRST, WorkflowUpdate.from_row,
+                      lambda: ctx.db.fetchval(SQL["count_workflow_updates"], *args))

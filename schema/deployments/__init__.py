@@ -1,0 +1,1 @@
+"""Deployments: the type, its lists and fields, the admin mutations and the health policy."""

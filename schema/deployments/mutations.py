@@ -3,28 +3,26 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import strawberry
 from strawberry.utils.str_converters import to_camel_case
 
 from schema.activity.types import Channel
-from schema.deployments.types import DeploymentStatus
-from schema.errors import ConflictError, NotFoundError, PermissionError, ValidationError
+from schema.deployments.types import Deployment, DeploymentStatus
+from schema.errors import ConflictError, NotFoundError, PermissionError, ValidationError, present
+from schema.info import Info
 from schema.instants import instant_problem
 from schema.review.policy import ReviewersCounted
-from schema.writes import IDEMPOTENCY_KEY, REPLAYED, Write, invalid, missing, run, success, text
+from schema.writes import IDEMPOTENCY_KEY, INPUT, REPLAYED, Write, invalid, missing, run, success, text
+from service.sql_files import load
 
-if TYPE_CHECKING:
-    from schema.deployments.types import Deployment
-
+SQL = load("schema.deployments", "queries.sql")
 KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
-async def _load_deployment(info: strawberry.Info, pk: int) -> "Deployment":
-    from schema.deployments.types import Deployment
-
-    return Deployment.from_row(await info.context.loaders.deployment.load(pk))
+async def _load_deployment(info: Info, pk: int) -> Deployment:
+    return present(await info.context.loaders.deployment.load(pk), "the deployment")
 
 
 # --- createDeployment / updateDeployment ---------------------------------------------------------
@@ -64,9 +62,7 @@ class CreateDeploymentSuccess:
     deployment_pk: strawberry.Private[int]
 
     @strawberry.field(description="The new deployment.")
-    async def deployment(self, info: strawberry.Info) -> (
-        Annotated["Deployment", strawberry.lazy("schema.deployments.types")]
-    ):
+    async def deployment(self, info: Info) -> Deployment:
         return await _load_deployment(info, self.deployment_pk)
 
 
@@ -77,9 +73,7 @@ class UpdateDeploymentSuccess:
     deployment_pk: strawberry.Private[int]
 
     @strawberry.field(description="The deployment, as updated.")
-    async def deployment(self, info: strawberry.Info) -> (
-        Annotated["Deployment", strawberry.lazy("schema.deployments.types")]
-    ):
+    async def deployment(self, info: Info) -> Deployment:
         return await _load_deployment(info, self.deployment_pk)
 
 
@@ -94,10 +88,6 @@ UpdateDeploymentPayload = Annotated[
                      description="The result of updateDeployment: the success or a typed error."),
 ]
 
-INSERT_DEPLOYMENT = """
-    insert into steward.deployments (org_id, key, name, channels, vendor, status, launched_at, integrations)
-    values ($1, $2, $3, $4, $5, $6, coalesce($7, now()), $8) returning id
-"""
 
 
 def _deployment_fields(name=strawberry.UNSET, channels=strawberry.UNSET, vendor=strawberry.UNSET,
@@ -130,7 +120,7 @@ def _deployment_fields(name=strawberry.UNSET, channels=strawberry.UNSET, vendor=
     return values
 
 
-async def create_deployment(info: strawberry.Info, input: CreateDeploymentInput):
+async def create_deployment(info: Info, input: Annotated[CreateDeploymentInput, INPUT]) -> CreateDeploymentPayload:
     async def work(w: Write) -> CreateDeploymentSuccess:
         key = (input.key or "").strip()
         if not KEY.match(key):
@@ -138,7 +128,7 @@ async def create_deployment(info: strawberry.Info, input: CreateDeploymentInput)
                           "key")
         v = _deployment_fields(input.name, input.channels, input.vendor, input.status or strawberry.UNSET,
                                input.launched_at or strawberry.UNSET, input.integrations)
-        pk = await w.db.fetchval(INSERT_DEPLOYMENT, w.org_id, key, v["name"], v["channels"], v.get("vendor"),
+        pk = await w.db.fetchval(SQL["insert_deployment"], w.org_id, key, v["name"], v["channels"], v.get("vendor"),
                                  v.get("status", "ACTIVE"), v.get("launched_at"), v["integrations"])
         w.touch(pk)  # its baseline health event
         return CreateDeploymentSuccess(replayed=False, deployment_pk=pk)
@@ -146,14 +136,13 @@ async def create_deployment(info: strawberry.Info, input: CreateDeploymentInput)
     return await run(info, "createDeployment", "admin", input, work)
 
 
-async def update_deployment(info: strawberry.Info, input: UpdateDeploymentInput):
+async def update_deployment(info: Info, input: Annotated[UpdateDeploymentInput, INPUT]) -> UpdateDeploymentPayload:
     async def work(w: Write) -> UpdateDeploymentSuccess:
         pk = w.decode(input.id, "Deployment", "id")
         v = _deployment_fields(input.name, input.channels, input.vendor, input.status, input.launched_at,
                                input.integrations)
-        sets = [f"{column} = ${i}" for i, column in enumerate(v, start=2)]
-        sql = f"update steward.deployments set {', '.join(sets) or 'name = name'} where id = $1 returning id"
-        if await w.db.fetchval(sql, pk, *v.values()) is None:
+        columns = ("name", "channels", "vendor", "status", "launched_at", "integrations")
+        if await w.db.fetchval(SQL["update_deployment"], pk, list(v), *(v.get(c) for c in columns)) is None:
             raise missing("Deployment", "id")
         if v:  # an update without changes writes nothing
             w.touch(pk)
@@ -217,8 +206,8 @@ class SetHealthPolicySuccess:
     org_pk: strawberry.Private[int]
 
     @strawberry.field(description="The policy, as changed.")
-    async def policy(self, info: strawberry.Info) -> HealthPolicy:
-        return HealthPolicy.from_row(await info.context.db.fetchrow(POLICY, self.org_pk))
+    async def policy(self, info: Info) -> HealthPolicy:
+        return HealthPolicy.from_row(await info.context.db.fetchrow(SQL["health_policy"], self.org_pk))
 
 
 SetHealthPolicyPayload = Annotated[
@@ -227,42 +216,57 @@ SetHealthPolicyPayload = Annotated[
                      description="The result of setHealthPolicy: the success or a typed error."),
 ]
 
-POLICY = "select * from steward.health_policies where org_id = $1"
-# field -> (column, SQL cast of the value, low, high)
+# field -> (low, high), in the order of update_health_policy's parameters
 POLICY_FIELDS = {
-    "reopen_window_hours": ("reopen_window", "make_interval(hours => {})", 1, 168),
-    "stale_update_days": ("stale_update_days", "{}", 1, 365),
-    "stale_review_days": ("stale_review_days", "{}", 1, 365),
-    "review_due_days": ("review_due_days", "{}", 1, 365),
-    "min_owner_fte": ("min_owner_fte", "{}::numeric", 0, 1),
-    "arr_drop_points": ("arr_drop_points", "{}::numeric", 0, 100),
-    "arr_decay_points": ("arr_decay_points", "{}::numeric", 0, 100),
-    "escalation_after_days": ("escalation_after_days", "{}", 1, 365),
+    "reopen_window_hours": (1, 168),
+    "stale_update_days": (1, 365),
+    "stale_review_days": (1, 365),
+    "review_due_days": (1, 365),
+    "min_owner_fte": (0, 1),
+    "arr_drop_points": (0, 100),
+    "arr_decay_points": (0, 100),
+    "escalation_after_days": (1, 365),
 }
 
 
-async def set_health_policy(info: strawberry.Info, input: SetHealthPolicyInput):
+async def set_health_policy(info: Info, input: Annotated[SetHealthPolicyInput, INPUT]) -> SetHealthPolicyPayload:
     async def work(w: Write) -> SetHealthPolicySuccess:
-        sets, args = [], [w.org_id]
-        for name, (column, expression, low, high) in POLICY_FIELDS.items():
+        given: list[str] = []
+        values: list[int | float | str | None] = []
+        for name, (low, high) in POLICY_FIELDS.items():
             value = getattr(input, name)
             if value is strawberry.UNSET:
+                values.append(None)
                 continue
             camel = to_camel_case(name)
             if value is None or not low <= value <= high:
                 raise invalid(f"{camel} must be between {low} and {high}", camel)
-            args.append(value)
-            sets.append(f"{column} = {expression.format(f'${len(args)}')}")
-        if input.reviewers_counted is not strawberry.UNSET:
-            if input.reviewers_counted is None:
-                raise invalid("reviewersCounted must be OWNER, OWNER_OR_CX or ANYONE", "reviewersCounted")
-            args.append(input.reviewers_counted.value)
-            sets.append(f"reviewers_counted = ${len(args)}")
-        sql = (f"update steward.health_policies set {', '.join(sets + ['updated_at = now()'])}"
-               " where org_id = $1 returning org_id")
-        if await w.db.fetchval(sql, *args) is None:
+            given.append(name)
+            values.append(value)
+        if input.reviewers_counted is strawberry.UNSET:
+            values.append(None)
+        elif input.reviewers_counted is None:
+            raise invalid("reviewersCounted must be OWNER, OWNER_OR_CX or ANYONE", "reviewersCounted")
+        else:
+            given.append("reviewers_counted")
+            values.append(input.reviewers_counted.value)
+        if await w.db.fetchval(SQL["update_health_policy"], w.org_id, given, *values) is None:
             raise missing("health policy")
         w.touched_org = True  # new thresholds: every live deployment is evaluated again
         return SetHealthPolicySuccess(replayed=False, org_pk=w.org_id)
 
     return await run(info, "setHealthPolicy", "admin", input, work)
+
+
+@strawberry.type(description="Deployments (admin).")
+class DeploymentMutations:
+    create_deployment = strawberry.mutation(resolver=create_deployment, description=(
+        "Add a deployment. Needs admin."))
+    update_deployment = strawberry.mutation(resolver=update_deployment, description=(
+        "Change a deployment's details or status. Needs admin."))
+
+
+@strawberry.type(description="The health policy (admin).")
+class HealthPolicyMutations:
+    set_health_policy = strawberry.mutation(resolver=set_health_policy, description=(
+        "Change the organization's health thresholds and reopen window. Needs admin."))

@@ -8,28 +8,24 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from schema.activity.types import (
-    Channel,
-    Review,
-    Workflow,
-    WorkflowUpdate,
-    WorkflowUpdateKind,
-    list_children,
-    update_conditions,
-)
-from schema.errors import bad_input, stored_out_of_range
+from schema.activity.types import Channel, Review, Workflow, WorkflowUpdate, WorkflowUpdateKind, reviews, updates_of
+from schema.errors import bad_input, present, stored_out_of_range
+from schema.info import Info
 from schema.metrics import DeploymentMetrics, TopicOpportunity, WeeklyMetric
 from schema.ownership.audit import OwnershipChange, deployment_audit_log
 from schema.ownership.gaps import OwnershipGap
 from schema.people.types import OwnershipAssignment, Person, escape_like
-from schema.relay import Connection, Node, Sort, connection, from_global_id, keyset_sql, page_request, to_global_id
+from schema.relay import Connection, Node, Sort, connection, from_global_id, keyset_args, page_request, to_global_id
 from schema.review.brief import WeeklyBrief, weekly_brief
 from schema.review.maturity import Maturity, deployment_maturity
 from schema.review.topics import TopicOrder, TopicPerformance, deployment_topics
 from schema.windows import WindowInput, check_range, resolve_window, today
+from service.sql_files import load
 
 if TYPE_CHECKING:
     from schema.organizations.types import Organization
+
+SQL = load("schema.deployments", "queries.sql")
 
 MAX_WEEKS = 105
 
@@ -115,106 +111,100 @@ class Deployment(Node):
 
     @strawberry.field(description="Who to escalate to when its health dips (set with setEscalationContact); null if "
                                   "none is named.")
-    async def escalation_contact(self, info: strawberry.Info) -> Person | None:
+    async def escalation_contact(self, info: Info) -> Person | None:
         if self.escalation_pk is None:
             return None
-        return Person.from_row(await info.context.loaders.person.load(self.escalation_pk))
+        return await info.context.loaders.person.load(self.escalation_pk)
 
     @strawberry.field(description="The organization running it.")
-    async def organization(self, info: strawberry.Info) -> (
+    async def organization(self, info: Info) -> (
         Annotated["Organization", strawberry.lazy("schema.organizations.types")]
     ):
-        from schema.organizations.types import Organization
-
-        return Organization.from_row(await info.context.loaders.organization.load(self.org_id))
+        return present(await info.context.loaders.organization.load(self.org_id), "the organization")
 
     @strawberry.field(description="The accountable owner now; null when unowned.")
-    async def owner(self, info: strawberry.Info) -> Person | None:
+    async def owner(self, info: Info) -> Person | None:
         current = await info.context.loaders.owner.load(self.pk)
         if current is None:
             return None
-        return Person.from_row(await info.context.loaders.person.load(current["person_id"]))
+        return await info.context.loaders.person.load(current["person_id"])
 
     @strawberry.field(description="The current ownership period (owner since, tenure); null when unowned.")
-    async def current_ownership(self, info: strawberry.Info) -> OwnershipAssignment | None:
+    async def current_ownership(self, info: Info) -> OwnershipAssignment | None:
         current = await info.context.loaders.owner.load(self.pk)
         if current is None:
             return None
-        return OwnershipAssignment.from_row(await info.context.loaders.assignment.load(current["assignment_id"]))
+        return await info.context.loaders.assignment.load(current["assignment_id"])
 
     @strawberry.field(description="Whole days the current owner has held it; null when unowned.")
-    async def owner_tenure_days(self, info: strawberry.Info) -> int | None:
+    async def owner_tenure_days(self, info: Info) -> int | None:
         current = await info.context.loaders.owner.load(self.pk)
         if current is not None and current["tenure_days"] is None:
             raise stored_out_of_range("the current owner's start")
         return None if current is None else current["tenure_days"]
 
     @strawberry.field(description="Every ownership period, newest first. History is never rewritten.")
-    async def ownership_history(self, info: strawberry.Info) -> list[OwnershipAssignment]:
-        return [OwnershipAssignment.from_row(r) for r in await info.context.loaders.history.load(self.pk)]
+    async def ownership_history(self, info: Info) -> list[OwnershipAssignment]:
+        return await info.context.loaders.history.load(self.pk)
 
     @strawberry.field(description="Every span without an accountable owner (from launch, or from the end of an "
                                   "owner's period), newest first, with the results before and during it and its cost.")
-    async def ownership_gaps(self, info: strawberry.Info) -> list[OwnershipGap]:
-        return [OwnershipGap.from_row(r) for r in await info.context.loaders.ownership_gaps.load(self.pk)]
+    async def ownership_gaps(self, info: Info) -> list[OwnershipGap]:
+        return await info.context.loaders.ownership_gaps.load(self.pk)
 
     @strawberry.field(description="Ownership changes of this deployment made through the API, newest first.")
     async def audit_log(
-        self, info: strawberry.Info,
+        self, info: Info,
         first: int | None = None, after: str | None = None, last: int | None = None, before: str | None = None,
     ) -> Connection[OwnershipChange]:
         return await deployment_audit_log(info, self.pk, first, after, last, before)
 
     @strawberry.field(description="Health status and reasons, as of now, under the organization's policy.")
-    async def health(self, info: strawberry.Info) -> Health:
-        return Health.from_row(await info.context.loaders.health.load(self.pk))
+    async def health(self, info: Info) -> Health:
+        return present(await info.context.loaders.health.load(self.pk), "the health")
 
     @strawberry.field(description="Every metric over a window (default: the last 30 days).")
-    async def metrics(self, info: strawberry.Info, window: WindowInput | None = None) -> DeploymentMetrics:
+    async def metrics(self, info: Info, window: WindowInput | None = None) -> DeploymentMetrics:
         start, end = await resolve_window(info, window)
-        return DeploymentMetrics.from_row(await info.context.loaders.metrics(start, end).load(self.pk))
+        return present(await info.context.loaders.metrics(start, end).load(self.pk), "the metrics")
 
     @strawberry.field(description="ISO weeks intersecting [from, to) (default: the last 26 weeks), oldest first.")
     async def weekly_metrics(
-        self, info: strawberry.Info,
+        self, info: Info,
         from_: Annotated[date | None, strawberry.argument(name="from", description="First day (inclusive).")] = None,
         to: Annotated[date | None, strawberry.argument(description="Day after the last day (exclusive).")] = None,
     ) -> list[WeeklyMetric]:
         start, end = await weeks_range(info, from_, to)
-        return [WeeklyMetric.from_row(r) for r in await info.context.loaders.weekly(start, end).load(self.pk)]
+        return await info.context.loaders.weekly(start, end).load(self.pk)
 
     @strawberry.field(description="Workflow updates, newest first.")
     async def workflow_updates(
-        self, info: strawberry.Info, kind: WorkflowUpdateKind | None = None, window: WindowInput | None = None,
+        self, info: Info, kind: WorkflowUpdateKind | None = None, window: WindowInput | None = None,
         first: int | None = None, after: str | None = None, last: int | None = None, before: str | None = None,
     ) -> Connection[WorkflowUpdate]:
-        conditions, args = await update_conditions(info, kind, window)
-        return await list_children(info, "workflow_updates", "deployment_id", self.pk, conditions, args,
-                                   WorkflowUpdate.from_row, first, after, last, before)
+        return await updates_of(info, "deployment", self.pk, kind, window, first, after, last, before)
 
     @strawberry.field(description="Performance reviews, newest first.")
     async def reviews(
-        self, info: strawberry.Info,
+        self, info: Info,
         first: int | None = None, after: str | None = None, last: int | None = None, before: str | None = None,
     ) -> Connection[Review]:
-        return await list_children(info, "performance_reviews", "deployment_id", self.pk, [], [],
-                                   Review.from_row, first, after, last, before)
+        return await reviews(info, self.pk, first, after, last, before)
 
     @strawberry.field(description="Workflows of this deployment.")
-    async def workflows(self, info: strawberry.Info) -> list[Workflow]:
-        return [Workflow.from_row(r) for r in await info.context.loaders.workflows.load(self.pk)]
+    async def workflows(self, info: Info) -> list[Workflow]:
+        return await info.context.loaders.workflows.load(self.pk)
 
     @strawberry.field(
         description="Uncovered topics ranked by uncovered volume x escalation cost (default: last 90 days).")
-    async def topic_opportunities(self, info: strawberry.Info,
+    async def topic_opportunities(self, info: Info,
                                   first: Annotated[int, strawberry.argument(
                                       description="How many topics, best first (1 to 100).")] = 10,
                                   window: WindowInput | None = None) -> list[TopicOpportunity]:
         if not 1 <= first <= info.context.settings.max_page_size:
             raise bad_input(f"`first` must be between 1 and {info.context.settings.max_page_size}", "first")
         start, end = await resolve_window(info, window, default_days=90)
-        rows = await info.context.loaders.opportunities(start, end, first).load(self.pk)
-        return [TopicOpportunity.from_row(r) for r in rows]
+        return await info.context.loaders.opportunities(start, end, first).load(self.pk)
 
     @strawberry.field(description="The owner's brief for one ISO week: headline figures with intervals, topics "
                                   "to fix and to add, stale workflows, open health events, whether it was reviewed.")
@@ -241,7 +231,7 @@ class Deployment(Node):
                    org_id=row["org_id"], escalation_pk=row.get("escalation_person_id"))
 
 
-async def weeks_range(info: strawberry.Info, start: date | None, end: date | None) -> tuple[date, date]:
+async def weeks_range(info: Info, start: date | None, end: date | None) -> tuple[date, date]:
     if start is None and end is None:
         end = await today(info) + timedelta(days=1)
         monday = end - timedelta(days=1) - timedelta(days=(end - timedelta(days=1)).weekday())
@@ -284,48 +274,24 @@ class DeploymentOrder:
     direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description="Sort direction.")
 
 
-SORT_TYPES = {"name": "text", "key": "text", "launched_at": "timestamptz", "health_rank": "integer"}
+# sort key -> its SQL type, and the statement that pages by it
+ORDERS = {"name": ("text", SQL["deployments_by_name"]), "key": ("text", SQL["deployments_by_key"]),
+          "launched_at": ("timestamptz", SQL["deployments_by_launched_at"]),
+          "health_rank": ("integer", SQL["deployments_by_health_rank"])}
 
-# Health rank: UNOWNED first when ascending, so "worst first" is the natural order.
-HEALTH_RANK = ("case h.status when 'UNOWNED' then 0 when 'STALE' then 1 when 'AT_RISK' then 2 else 3 end")
 
-
-async def deployments(info: strawberry.Info, org_id: int, filter: DeploymentFilter | None,
+async def deployments(info: Info, org_id: int, filter: DeploymentFilter | None,
                       order_by: DeploymentOrder | None, first, after, last, before) -> Connection[Deployment]:
     ctx = info.context
     f = filter or DeploymentFilter()
     order = order_by or DeploymentOrder()
     page = page_request(first, after, last, before, ctx.settings.max_page_size)
-    sort = Sort(order.field.value, SORT_TYPES[order.field.value], descending=order.direction is OrderDirection.DESC)
-    args: list = [org_id]
-    joins: list[str] = []
-    conditions = ["d.org_id = $1"]
-    needs_health = f.health is not None or order.field is DeploymentOrderField.HEALTH
-    if needs_health:
-        joins.append("join metrics.deployment_health h on h.org_id = d.org_id and h.deployment_id = d.id")
-    if f.owner_id is not None or f.unowned is not None:
-        joins.append("left join metrics.current_owners o on o.org_id = d.org_id and o.deployment_id = d.id")
-    if f.status is not None:
-        args.append(f.status.value)
-        conditions.append(f"d.status = ${len(args)}")
-    if f.health is not None:
-        args.append(f.health.value)
-        conditions.append(f"h.status = ${len(args)}")
-    if f.owner_id is not None:
-        args.append(from_global_id(f.owner_id, "Person", field="filter.ownerId")[1])
-        conditions.append(f"o.person_id = ${len(args)}")
-    if f.unowned is not None:
-        conditions.append("o.person_id is null" if f.unowned else "o.person_id is not null")
-    if f.channel is not None:
-        args.append(f.channel.value)
-        conditions.append(f"${len(args)} = any (d.channels)")
-    if f.search:
-        args.append(f"%{escape_like(f.search)}%")
-        conditions.append(f"(d.name ilike ${len(args)} or d.key ilike ${len(args)})")
-    health_rank = f", {HEALTH_RANK} as health_rank" if needs_health else ""
-    base = (f"select d.*{health_rank} from steward.deployments d {' '.join(joins)} "
-            f"where {' and '.join(conditions)}")
-    sql, sql_args = keyset_sql(base, args, sort, page)
-    rows = await ctx.db.fetch(sql, *sql_args)
+    sql_type, statement = ORDERS[order.field.value]
+    sort = Sort(order.field.value, sql_type, descending=order.direction is OrderDirection.DESC)
+    args = [org_id, f.status.value if f.status else None, f.health.value if f.health else None,
+            from_global_id(f.owner_id, "Person", field="filter.ownerId")[1] if f.owner_id is not None else None,
+            f.unowned, f.channel.value if f.channel else None,
+            f"%{escape_like(f.search)}%" if f.search else None]
+    rows = await ctx.db.fetch(statement, *args, *keyset_args(sort, page))
     return connection(rows, page, sort, Deployment.from_row,
-                      lambda: ctx.db.fetchval(f"select count(*) from ({base}) b", *args))
+                      lambda: ctx.db.fetchval(SQL["count_deployments"], *args))

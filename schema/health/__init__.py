@@ -1,0 +1,1 @@
+"""Health: the health event log, recording events, acknowledging them and escalation."""

@@ -8,12 +8,17 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from schema.deployments.types import HealthReasonCode, HealthStatus
+from schema.errors import present
+from schema.info import Info
 from schema.ownership.audit import OwnershipChange, load_change
 from schema.people.types import Person
-from schema.relay import Connection, Node, Sort, connection, from_global_id, keyset_sql, page_request, to_global_id
+from schema.relay import Connection, Node, Sort, connection, from_global_id, keyset_args, page_request, to_global_id
+from service.sql_files import load
 
 if TYPE_CHECKING:
     from schema.deployments.types import Deployment
+
+SQL = load("schema.health", "queries.sql")
 
 # Newest first: one deployment's events are serialized by a lock, so its ids grow in commit order.
 NEWEST_FIRST = Sort("id", "bigint", descending=True)
@@ -58,29 +63,26 @@ class HealthEvent(Node):
     escalation_pk: strawberry.Private[int | None]
 
     @strawberry.field(description="The deployment whose health changed.")
-    async def deployment(self, info: strawberry.Info) -> (
+    async def deployment(self, info: Info) -> (
         Annotated["Deployment", strawberry.lazy("schema.deployments.types")]
     ):
-        from schema.deployments.types import Deployment
-
-        return Deployment.from_row(await info.context.loaders.deployment.load(self.deployment_pk))
+        return present(await info.context.loaders.deployment.load(self.deployment_pk), "the deployment")
 
     @strawberry.field(description="The ownership change (audit entry) that caused it, when an ownership write did.")
-    async def ownership_change(self, info: strawberry.Info) -> OwnershipChange | None:
+    async def ownership_change(self, info: Info) -> OwnershipChange | None:
         return await load_change(info, self.change_pk)
 
     @strawberry.field(description="The accountable owner when the event was recorded; null when unowned.")
-    async def owner(self, info: strawberry.Info) -> Person | None:
+    async def owner(self, info: Info) -> Person | None:
         return await _person(info, self.owner_pk)
 
     @strawberry.field(description="The deployment's escalation contact when the event was recorded; null if none.")
-    async def escalation_contact(self, info: strawberry.Info) -> Person | None:
+    async def escalation_contact(self, info: Info) -> Person | None:
         return await _person(info, self.escalation_pk)
 
     @strawberry.field(description="Who took the event on; null while unacknowledged.")
-    async def acknowledgement(self, info: strawberry.Info) -> HealthEventAcknowledgement | None:
-        row = await info.context.loaders.health_event_acknowledgement.load(self.pk)
-        return None if row is None else HealthEventAcknowledgement.from_row(row)
+    async def acknowledgement(self, info: Info) -> HealthEventAcknowledgement | None:
+        return await info.context.loaders.health_event_acknowledgement.load(self.pk)
 
     @classmethod
     def from_row(cls, row) -> "HealthEvent":
@@ -96,8 +98,8 @@ class HealthEvent(Node):
                    escalation_pk=row["escalation_person_id"])
 
 
-async def _person(info: strawberry.Info, pk: int | None) -> Person | None:
-    return None if pk is None else Person.from_row(await info.context.loaders.person.load(pk))
+async def _person(info: Info, pk: int | None) -> Person | None:
+    return None if pk is None else await info.context.loaders.person.load(pk)
 
 
 @strawberry.input(description="Which health events to list.")
@@ -109,29 +111,17 @@ class HealthEventFilter:
     cause: HealthEventCause | None = strawberry.field(default=None, description="Only this cause.")
 
 
-async def health_events(info: strawberry.Info, org_id: int, filter: HealthEventFilter | None,
+async def health_events(info: Info, org_id: int, filter: HealthEventFilter | None,
                         first, after, last, before) -> Connection[HealthEvent]:
     """Organization.healthEvents: the organization's health events, newest first."""
     ctx = info.context
     f = filter or HealthEventFilter()
     page = page_request(first, after, last, before, ctx.settings.max_page_size)
-    args: list = [org_id]
-    conditions = ["e.org_id = $1"]
-    if f.deployment_id is not None:
-        args.append(from_global_id(f.deployment_id, "Deployment", field="filter.deploymentId")[1])
-        conditions.append(f"e.deployment_id = ${len(args)}")
-    if f.acknowledged is not None:
-        conditions.append(("" if f.acknowledged else "not ") + "exists (select 1 from "
-                          "steward.health_event_acknowledgements a where a.org_id = e.org_id and a.event_id = e.id)")
-    if f.status is not None:
-        args.append(f.status.value)
-        conditions.append(f"e.status_after = ${len(args)}")
-    if f.cause is not None:
-        args.append(f.cause.value)
-        conditions.append(f"e.cause = ${len(args)}")
-    base = f"select e.* from steward.health_events e where {' and '.join(conditions)}"
-    sql, sql_args = keyset_sql(base, args, NEWEST_FIRST, page)
-    rows = await ctx.db.fetch(sql, *sql_args)
+    args = [org_id,
+            from_global_id(f.deployment_id, "Deployment", field="filter.deploymentId")[1]
+            if f.deployment_id is not None else None,
+            f.acknowledged, f.status.value if f.status is not None else None,
+            f.cause.value if f.cause is not None else None]
+    rows = await ctx.db.fetch(SQL["health_events"], *args, *keyset_args(NEWEST_FIRST, page))
     return connection(rows, page, NEWEST_FIRST, HealthEvent.from_row,
-                      lambda: ctx.db.fetchval(f"select count(*) from ({base}) b", *args))
-
+                      lambda: ctx.db.fetchval(SQL["count_health_events"], *args))

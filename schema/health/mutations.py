@@ -5,10 +5,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from schema.errors import ConflictError, NotFoundError, PermissionError, ValidationError
+from schema.errors import ConflictError, NotFoundError, PermissionError, ValidationError, present
 from schema.health.events import HealthEvent
 from schema.health.record import SQL
-from schema.writes import IDEMPOTENCY_KEY, REPLAYED, Write, conflict, invalid, missing, run, success, text
+from schema.info import Info
+from schema.writes import IDEMPOTENCY_KEY, INPUT, REPLAYED, Write, conflict, invalid, missing, run, success, text
 
 if TYPE_CHECKING:
     from schema.deployments.types import Deployment
@@ -32,8 +33,8 @@ class AcknowledgeHealthEventSuccess:
     event_pk: strawberry.Private[int]
 
     @strawberry.field(description="The event, with its acknowledgement.")
-    async def event(self, info: strawberry.Info) -> HealthEvent:
-        return HealthEvent.from_row(await info.context.loaders.health_event.load(self.event_pk))
+    async def event(self, info: Info) -> HealthEvent:
+        return present(await info.context.loaders.health_event.load(self.event_pk), "the health event")
 
 
 AcknowledgeHealthEventPayload = Annotated[
@@ -43,7 +44,9 @@ AcknowledgeHealthEventPayload = Annotated[
 ]
 
 
-async def acknowledge_health_event(info: strawberry.Info, input: AcknowledgeHealthEventInput):
+async def acknowledge_health_event(
+    info: Info, input: Annotated[AcknowledgeHealthEventInput, INPUT]
+) -> AcknowledgeHealthEventPayload:
     async def work(w: Write) -> AcknowledgeHealthEventSuccess:
         event_id = w.decode(input.event_id, "HealthEvent", "eventId")
         note = text(input.note, "note", limit=MAX_NOTE)
@@ -79,12 +82,10 @@ class SetEscalationContactSuccess:
     deployment_pk: strawberry.Private[int]
 
     @strawberry.field(description="The deployment, as changed.")
-    async def deployment(self, info: strawberry.Info) -> (
+    async def deployment(self, info: Info) -> (
         Annotated["Deployment", strawberry.lazy("schema.deployments.types")]
     ):
-        from schema.deployments.types import Deployment
-
-        return Deployment.from_row(await info.context.loaders.deployment.load(self.deployment_pk))
+        return present(await info.context.loaders.deployment.load(self.deployment_pk), "the deployment")
 
 
 SetEscalationContactPayload = Annotated[
@@ -94,7 +95,9 @@ SetEscalationContactPayload = Annotated[
 ]
 
 
-async def set_escalation_contact(info: strawberry.Info, input: SetEscalationContactInput):
+async def set_escalation_contact(
+    info: Info, input: Annotated[SetEscalationContactInput, INPUT]
+) -> SetEscalationContactPayload:
     async def work(w: Write) -> SetEscalationContactSuccess:
         deployment_id = w.decode(input.deployment_id, "Deployment", "deploymentId")
         person_id = None if input.person_id is None else w.decode(input.person_id, "Person", "personId")
@@ -111,3 +114,11 @@ async def set_escalation_contact(info: strawberry.Info, input: SetEscalationCont
 
     return await run(info, "setEscalationContact", "write:owners", input, work)
 
+
+@strawberry.type(description="Health events and escalation (write:owners).")
+class HealthMutations:
+    acknowledge_health_event = strawberry.mutation(resolver=acknowledge_health_event, description=(
+        "Take a health event on: records the token, the instant and a note; acknowledging twice is a "
+        "ConflictError. Needs write:owners."))
+    set_escalation_contact = strawberry.mutation(resolver=set_escalation_contact, description=(
+        "Name (or clear, with personId null) who a deployment escalates to. Needs write:owners."))

@@ -1,4 +1,4 @@
-"""Recording health events: the SQL lives in health_events.sql and sql/views/050_health_events.sql.
+"""Recording health events: the SQL lives in record.sql and sql/views/050_health_events.sql.
 
 A write records the changes it caused before its transaction commits (schema/writes.py
 calls `record` with the deployments the mutation touched; ingest with the deployments it
@@ -14,6 +14,8 @@ from service.sql_files import load
 
 SQL = load("schema.health", "record.sql")
 CAUSES = ("WRITE", "TIME")
+# The kind of announcement (service/events/hub.py) that a health event was committed; subscriptions listen for it.
+HEALTH_CHANGED = "HEALTH_CHANGED"
 
 
 class Fetcher(Protocol):

@@ -1,0 +1,1 @@
+"""Organizations: the type, the organization queries and the ownership summary."""

@@ -1,0 +1,1 @@
+"""Ownership: owner mutations, the audit log (read and write) and ownership gaps."""

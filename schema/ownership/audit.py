@@ -1,4 +1,7 @@
-"""The audit log of ownership changes, as a newest-first connection."""
+"""Reading the audit log of ownership changes: the OwnershipChange type and its newest-first connections.
+
+The write side (appending a change) is schema/ownership/record.py.
+"""
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,14 +10,33 @@ from typing import TYPE_CHECKING, Annotated, overload
 
 import strawberry
 
+from schema.errors import present
+from schema.info import Info
 from schema.people.types import OwnershipAssignment, Person
-from schema.relay import Connection, Node, Sort, connection, from_global_id, keyset_sql, page_request, to_global_id
+from schema.relay import (
+    Connection,
+    NestedList,
+    Node,
+    Sort,
+    connection,
+    from_global_id,
+    keyset_args,
+    nested_connection,
+    page_request,
+    to_global_id,
+)
+from service.sql_files import load
 
 if TYPE_CHECKING:
     from schema.deployments.types import Deployment
 
+SQL = load("schema.ownership", "queries.sql")
+
 # Newest first: ids grow in commit order for one deployment (its changes are serialized by a row lock).
 NEWEST_FIRST = Sort("id", "bigint", descending=True)
+# a deployment's changes (the audit log filtered by deployment beyond its first page)
+CHANGES = NestedList("deployment_id", SQL["first_changes_by_deployment"], SQL["change_counts_by_deployment"],
+                     SQL["audit_log"])
 
 
 @strawberry.enum(description="What an ownership change did.")
@@ -42,27 +64,25 @@ class OwnershipChange(Node):
     started_assignment_id: strawberry.Private[int | None]
 
     @strawberry.field(description="The deployment whose owner changed.")
-    async def deployment(self, info: strawberry.Info) -> (
+    async def deployment(self, info: Info) -> (
         Annotated["Deployment", strawberry.lazy("schema.deployments.types")]
     ):
-        from schema.deployments.types import Deployment
-
-        return Deployment.from_row(await info.context.loaders.deployment.load(self.deployment_id))
+        return present(await info.context.loaders.deployment.load(self.deployment_id), "the deployment")
 
     @strawberry.field(description="The owner before the change; null if there was none.")
-    async def previous_owner(self, info: strawberry.Info) -> Person | None:
+    async def previous_owner(self, info: Info) -> Person | None:
         return await _person(info, self.previous_person_id)
 
     @strawberry.field(description="The owner after the change; null if the deployment became unowned.")
-    async def new_owner(self, info: strawberry.Info) -> Person | None:
+    async def new_owner(self, info: Info) -> Person | None:
         return await _person(info, self.new_person_id)
 
     @strawberry.field(description="The ownership period the change ended, if any.")
-    async def ended_assignment(self, info: strawberry.Info) -> OwnershipAssignment | None:
+    async def ended_assignment(self, info: Info) -> OwnershipAssignment | None:
         return await _assignment(info, self.ended_assignment_id)
 
     @strawberry.field(description="The ownership period the change started, if any.")
-    async def started_assignment(self, info: strawberry.Info) -> OwnershipAssignment | None:
+    async def started_assignment(self, info: Info) -> OwnershipAssignment | None:
         return await _assignment(info, self.started_assignment_id)
 
     @classmethod
@@ -75,24 +95,24 @@ class OwnershipChange(Node):
                    started_assignment_id=row["started_assignment_id"])
 
 
-async def _person(info: strawberry.Info, pk: int | None) -> Person | None:
-    return None if pk is None else Person.from_row(await info.context.loaders.person.load(pk))
+async def _person(info: Info, pk: int | None) -> Person | None:
+    return None if pk is None else await info.context.loaders.person.load(pk)
 
 
-async def _assignment(info: strawberry.Info, pk: int | None) -> OwnershipAssignment | None:
-    return None if pk is None else OwnershipAssignment.from_row(await info.context.loaders.assignment.load(pk))
-
-
-@overload
-async def load_change(info: strawberry.Info, pk: int) -> OwnershipChange: ...
+async def _assignment(info: Info, pk: int | None) -> OwnershipAssignment | None:
+    return None if pk is None else await info.context.loaders.assignment.load(pk)
 
 
 @overload
-async def load_change(info: strawberry.Info, pk: None) -> None: ...
+async def load_change(info: Info, pk: int) -> OwnershipChange: ...
 
 
-async def load_change(info: strawberry.Info, pk: int | None) -> OwnershipChange | None:
-    return None if pk is None else OwnershipChange.from_row(await info.context.loaders.ownership_change.load(pk))
+@overload
+async def load_change(info: Info, pk: None) -> None: ...
+
+
+async def load_change(info: Info, pk: int | None) -> OwnershipChange | None:
+    return None if pk is None else present(await info.context.loaders.ownership_change.load(pk), "the change")
 
 
 @strawberry.input(description="Which audit entries to list.")
@@ -103,41 +123,24 @@ class AuditLogFilter:
     action: OwnershipChangeAction | None = strawberry.field(default=None, description="Only this action.")
 
 
-async def audit_log(info: strawberry.Info, filter: AuditLogFilter | None,
+async def audit_log(info: Info, filter: AuditLogFilter | None,
                     first, after, last, before) -> Connection[OwnershipChange]:
     """Query.auditLog: the organization's ownership changes, newest first."""
     ctx = info.context
     f = filter or AuditLogFilter()
     page = page_request(first, after, last, before, ctx.settings.max_page_size)
-    args: list = []
-    conditions: list[str] = []
-    if f.deployment_id is not None:
-        args.append(from_global_id(f.deployment_id, "Deployment", field="filter.deploymentId")[1])
-        conditions.append(f"c.deployment_id = ${len(args)}")
-    if f.person_id is not None:
-        args.append(from_global_id(f.person_id, "Person", field="filter.personId")[1])
-        conditions.append(f"(c.previous_person_id = ${len(args)} or c.new_person_id = ${len(args)})")
-    if f.action is not None:
-        args.append(f.action.value)
-        conditions.append(f"c.action = ${len(args)}")
-    base = f"select c.* from steward.ownership_changes c where {' and '.join(conditions) or 'true'}"
-    sql, sql_args = keyset_sql(base, args, NEWEST_FIRST, page)
-    rows = await ctx.db.fetch(sql, *sql_args)
+    args = [from_global_id(f.deployment_id, "Deployment", field="filter.deploymentId")[1]
+            if f.deployment_id is not None else None,
+            from_global_id(f.person_id, "Person", field="filter.personId")[1] if f.person_id is not None else None,
+            f.action.value if f.action is not None else None]
+    rows = await ctx.db.fetch(SQL["audit_log"], *args, *keyset_args(NEWEST_FIRST, page))
     return connection(rows, page, NEWEST_FIRST, OwnershipChange.from_row,
-                      lambda: ctx.db.fetchval(f"select count(*) from ({base}) b", *args))
+                      lambda: ctx.db.fetchval(SQL["count_audit_log"], *args))
 
 
-async def deployment_audit_log(info: strawberry.Info, deployment_id: int,
+async def deployment_audit_log(info: Info, deployment_id: int,
                                first, after, last, before) -> Connection[OwnershipChange]:
     """Deployment.auditLog: first pages are batched across deployments."""
-    ctx = info.context
-    page = page_request(first, after, last, before, ctx.settings.max_page_size)
-    base = "select c.* from steward.ownership_changes c where c.deployment_id = any($1::bigint[])"
-    counts = ctx.loaders.child_counts(base, "deployment_id")
-    if page.after is None and page.before is None and not page.backward:
-        rows = await ctx.loaders.children(base, "deployment_id", NEWEST_FIRST.column, True,
-                                          page.limit).load(deployment_id)
-    else:
-        sql, sql_args = keyset_sql(base, [[deployment_id]], NEWEST_FIRST, page)
-        rows = await ctx.db.fetch(sql, *sql_args)
-    return connection(rows, page, NEWEST_FIRST, OwnershipChange.from_row, lambda: counts.load(deployment_id))
+    page = page_request(first, after, last, before, info.context.settings.max_page_size)
+    return await nested_connection(info, CHANGES, deployment_id, page, NEWEST_FIRST, OwnershipChange.from_row,
+                                   page_args=(deployment_id, None, None))

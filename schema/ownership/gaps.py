@@ -6,6 +6,7 @@ from typing import Any
 
 import strawberry
 
+from schema.info import Info
 from schema.people.types import Person
 from schema.windows import Window
 
@@ -56,10 +57,10 @@ class OwnershipGap:
     previous_person_id: strawberry.Private[int | None]
 
     @strawberry.field(description="Whose period ended where the gap starts; null for a gap from launch.")
-    async def previous_owner(self, info: strawberry.Info) -> Person | None:
+    async def previous_owner(self, info: Info) -> Person | None:
         if self.previous_person_id is None:
             return None
-        return Person.from_row(await info.context.loaders.person.load(self.previous_person_id))
+        return await info.context.loaders.person.load(self.previous_person_id)
 
     @strawberry.field(description="True while the gap lasts.")
     def is_open(self) -> bool:

@@ -7,61 +7,43 @@ from typing import TYPE_CHECKING, Annotated, overload
 
 import strawberry
 
-from schema.errors import ConflictError, NotFoundError, PermissionError, ValidationError
+from schema.errors import ConflictError, NotFoundError, PermissionError, ValidationError, present
+from schema.info import Info
 from schema.instants import comparable
-from schema.ownership import log as audit
+from schema.ownership import record as audit
 from schema.ownership.audit import OwnershipChange, load_change
 from schema.people.types import OwnershipAssignment, Person
-from schema.writes import IDEMPOTENCY_KEY, REPLAYED, Write, conflict, invalid, missing, run, success, text
+from schema.writes import IDEMPOTENCY_KEY, INPUT, REPLAYED, Write, conflict, invalid, missing, run, success, text
+from service.sql_files import load
 
 if TYPE_CHECKING:
     from schema.deployments.types import Deployment
 
 
-PERSON_FOR_SHARE = "select id, active from steward.persons where id = $1 for share"
-DEPLOYMENT_FOR_UPDATE = "select id, status from steward.deployments where id = $1 for update"
-OPEN_PERIOD = """
-    select id, person_id, lower(valid) as since from steward.ownership_assignments
-    where deployment_id = $1 and upper_inf(valid)
-"""
-OVERLAPPING = """
-    select lower(valid) as since, upper(valid) as until from steward.ownership_assignments
-    where deployment_id = $1 and valid && tstzrange($2, null, '[)')
-    order by lower(valid) limit 1
-"""
-CLOSE = """
-    update steward.ownership_assignments set valid = tstzrange(lower(valid), $2, '[)'), ended_reason = $3
-    where id = $1
-"""
-OPEN = """
-    insert into steward.ownership_assignments (org_id, deployment_id, person_id, valid, assigned_by, reason)
-    values ($1, $2, $3, tstzrange($4, null, '[)'), $5, $6) returning id
-"""
+SQL = load("schema.ownership", "queries.sql")
 
 
 # --- shared pieces -------------------------------------------------------------------------------
 
-async def _deployment(info: strawberry.Info, pk: int) -> "Deployment":
-    from schema.deployments.types import Deployment
-
-    return Deployment.from_row(await info.context.loaders.deployment.load(pk))
+async def _deployment(info: Info, pk: int) -> "Deployment":
+    return present(await info.context.loaders.deployment.load(pk), "the deployment")
 
 
 @overload
-async def _assignment(info: strawberry.Info, pk: int) -> OwnershipAssignment: ...
+async def _assignment(info: Info, pk: int) -> OwnershipAssignment: ...
 
 
 @overload
-async def _assignment(info: strawberry.Info, pk: None) -> None: ...
+async def _assignment(info: Info, pk: None) -> None: ...
 
 
-async def _assignment(info: strawberry.Info, pk: int | None) -> OwnershipAssignment | None:
-    return None if pk is None else OwnershipAssignment.from_row(await info.context.loaders.assignment.load(pk))
+async def _assignment(info: Info, pk: int | None) -> OwnershipAssignment | None:
+    return None if pk is None else await info.context.loaders.assignment.load(pk)
 
 
 async def _lock_deployment(w: Write, pk: int, field: str = "deploymentId"):
     """Take the deployment's row lock: its ownership changes queue here, one at a time."""
-    row = await w.db.fetchrow(DEPLOYMENT_FOR_UPDATE, pk)
+    row = await w.db.fetchrow(SQL["deployment_for_update"], pk)
     if row is None:
         raise missing("Deployment", field)
     return row
@@ -69,7 +51,7 @@ async def _lock_deployment(w: Write, pk: int, field: str = "deploymentId"):
 
 async def _overlapping(w: Write, deployment_id: int, start: datetime):
     """A recorded period of the deployment that an open period from `start` would overlap."""
-    return await w.db.fetchrow(OVERLAPPING, deployment_id, start)
+    return await w.db.fetchrow(SQL["overlapping"], deployment_id, start)
 
 
 async def _close(w: Write, period, end: datetime, reason: str) -> None:
@@ -77,7 +59,7 @@ async def _close(w: Write, period, end: datetime, reason: str) -> None:
     if end <= comparable(period["since"]):
         raise conflict(f"effectiveAt must be after the current owner's start ({period['since'].isoformat()})",
                        "effectiveAt")
-    await w.db.fetch(CLOSE, period["id"], end, reason)
+    await w.db.fetch(SQL["close_period"], period["id"], end, reason)
 
 
 # --- assignOwner ---------------------------------------------------------------------------------
@@ -104,21 +86,21 @@ class AssignOwnerSuccess:
     change_pk: strawberry.Private[int | None]
 
     @strawberry.field(description="The deployment, as of the change.")
-    async def deployment(self, info: strawberry.Info) -> (
+    async def deployment(self, info: Info) -> (
         Annotated["Deployment", strawberry.lazy("schema.deployments.types")]
     ):
         return await _deployment(info, self.deployment_pk)
 
     @strawberry.field(description="The new owner's ownership period.")
-    async def assignment(self, info: strawberry.Info) -> OwnershipAssignment:
+    async def assignment(self, info: Info) -> OwnershipAssignment:
         return await _assignment(info, self.assignment_pk)
 
     @strawberry.field(description="The previous owner's period, ended by this handover; null if there was none.")
-    async def ended_assignment(self, info: strawberry.Info) -> OwnershipAssignment | None:
+    async def ended_assignment(self, info: Info) -> OwnershipAssignment | None:
         return await _assignment(info, self.ended_assignment_pk)
 
     @strawberry.field(description="The audit entry of the change; null when nothing changed.")
-    async def change(self, info: strawberry.Info) -> OwnershipChange | None:
+    async def change(self, info: Info) -> OwnershipChange | None:
         return await load_change(info, self.change_pk)
 
 
@@ -128,13 +110,13 @@ AssignOwnerPayload = Annotated[
 ]
 
 
-async def assign_owner(info: strawberry.Info, input: AssignOwnerInput):
+async def assign_owner(info: Info, input: Annotated[AssignOwnerInput, INPUT]) -> AssignOwnerPayload:
     async def work(w: Write) -> AssignOwnerSuccess:
         person_id = w.decode(input.person_id, "Person", "personId")
         deployment_id = w.decode(input.deployment_id, "Deployment", "deploymentId")
         reason = text(input.reason, "reason", required=True)
         # persons before deployments, in every mutation: no lock cycles with deactivatePerson
-        person = await w.db.fetchrow(PERSON_FOR_SHARE, person_id)
+        person = await w.db.fetchrow(SQL["person_for_share"], person_id)
         if person is None:
             raise missing("Person", "personId")
         deployment = await _lock_deployment(w, deployment_id)
@@ -142,7 +124,7 @@ async def assign_owner(info: strawberry.Info, input: AssignOwnerInput):
             raise invalid("the person is deactivated and cannot own a deployment", "personId")
         if deployment["status"] == "RETIRED":
             raise invalid("the deployment is retired and cannot be given an owner", "deploymentId")
-        current = await w.db.fetchrow(OPEN_PERIOD, deployment_id)
+        current = await w.db.fetchrow(SQL["open_period"], deployment_id)
         if current is not None and current["person_id"] == person_id:
             return AssignOwnerSuccess(changed=False, replayed=False, deployment_pk=deployment_id,
                                       assignment_pk=current["id"], ended_assignment_pk=None, change_pk=None)
@@ -154,7 +136,8 @@ async def assign_owner(info: strawberry.Info, input: AssignOwnerInput):
             raise conflict(f"an owner period from {start.isoformat()} would overlap the recorded period "
                            f"{clash['since'].isoformat()} .. {clash['until'].isoformat()}", "effectiveAt")
         who = await w.actor()
-        assignment_id = await w.db.fetchval(OPEN, w.org_id, deployment_id, person_id, start, who.label, reason)
+        assignment_id = await w.db.fetchval(SQL["start_period"], w.org_id, deployment_id, person_id, start, who.label,
+                                            reason)
         change_id = await audit.record(
             w.db, who, deployment_id=deployment_id, action="HANDED_OVER" if current else "ASSIGNED",
             effective_at=start, reason=reason, previous_person_id=current["person_id"] if current else None,
@@ -190,17 +173,17 @@ class UnassignOwnerSuccess:
     change_pk: strawberry.Private[int | None]
 
     @strawberry.field(description="The deployment, as of the change.")
-    async def deployment(self, info: strawberry.Info) -> (
+    async def deployment(self, info: Info) -> (
         Annotated["Deployment", strawberry.lazy("schema.deployments.types")]
     ):
         return await _deployment(info, self.deployment_pk)
 
     @strawberry.field(description="The owner's period this ended; null when nothing changed.")
-    async def ended_assignment(self, info: strawberry.Info) -> OwnershipAssignment | None:
+    async def ended_assignment(self, info: Info) -> OwnershipAssignment | None:
         return await _assignment(info, self.ended_assignment_pk)
 
     @strawberry.field(description="The audit entry of the change; null when nothing changed.")
-    async def change(self, info: strawberry.Info) -> OwnershipChange | None:
+    async def change(self, info: Info) -> OwnershipChange | None:
         return await load_change(info, self.change_pk)
 
 
@@ -210,12 +193,12 @@ UnassignOwnerPayload = Annotated[
 ]
 
 
-async def unassign_owner(info: strawberry.Info, input: UnassignOwnerInput):
+async def unassign_owner(info: Info, input: Annotated[UnassignOwnerInput, INPUT]) -> UnassignOwnerPayload:
     async def work(w: Write) -> UnassignOwnerSuccess:
         deployment_id = w.decode(input.deployment_id, "Deployment", "deploymentId")
         reason = text(input.reason, "reason", required=True)
         await _lock_deployment(w, deployment_id)
-        current = await w.db.fetchrow(OPEN_PERIOD, deployment_id)
+        current = await w.db.fetchrow(SQL["open_period"], deployment_id)
         if current is None:
             return UnassignOwnerSuccess(changed=False, replayed=False, deployment_pk=deployment_id,
                                         ended_assignment_pk=None, change_pk=None)
@@ -233,20 +216,6 @@ async def unassign_owner(info: strawberry.Info, input: UnassignOwnerInput):
 
 # --- deactivatePerson ----------------------------------------------------------------------------
 
-DEACTIVATE = """
-    update steward.persons set active = false, deactivated_at = $2 where id = $1 and active returning id
-"""
-# no key update: blocks assignOwner's `for share` of this person, not the foreign-key checks
-# (key share) that a concurrent handover away from this person makes while holding its deployment
-PERSON_FOR_UPDATE = "select id, active from steward.persons where id = $1 for no key update"
-HELD_DEPLOYMENTS = """
-    select distinct deployment_id from steward.ownership_assignments where person_id = $1 and upper_inf(valid)
-"""
-LOCK_DEPLOYMENTS = "select id from steward.deployments where id = any($1::bigint[]) order by id for update"
-HELD_PERIODS = """
-    select id, deployment_id, person_id, lower(valid) as since from steward.ownership_assignments
-    where person_id = $1 and upper_inf(valid) order by deployment_id
-"""
 
 
 @strawberry.input(description="A person left: mark them inactive and end every ownership they hold, or hand it to a "
@@ -269,21 +238,21 @@ class Handover:
     change_pk: strawberry.Private[int]
 
     @strawberry.field(description="The deployment handed over.")
-    async def deployment(self, info: strawberry.Info) -> (
+    async def deployment(self, info: Info) -> (
         Annotated["Deployment", strawberry.lazy("schema.deployments.types")]
     ):
         return await _deployment(info, self.deployment_pk)
 
     @strawberry.field(description="Who owns it now: the successor.")
-    async def to(self, info: strawberry.Info) -> Person:
-        return Person.from_row(await info.context.loaders.person.load(self.person_pk))
+    async def to(self, info: Info) -> Person:
+        return present(await info.context.loaders.person.load(self.person_pk), "the person")
 
     @strawberry.field(description="The successor's new ownership period.")
-    async def assignment(self, info: strawberry.Info) -> OwnershipAssignment:
+    async def assignment(self, info: Info) -> OwnershipAssignment:
         return await _assignment(info, self.assignment_pk)
 
     @strawberry.field(description="The audit entry of the handover (action HANDED_OVER).")
-    async def change(self, info: strawberry.Info) -> OwnershipChange:
+    async def change(self, info: Info) -> OwnershipChange:
         return await load_change(info, self.change_pk)
 
 
@@ -304,13 +273,13 @@ class DeactivatePersonSuccess:
     handover_change_pks: strawberry.Private[list[int]] = dataclasses.field(default_factory=list)
 
     @strawberry.field(description="The person, now inactive.")
-    async def person(self, info: strawberry.Info) -> Person:
-        return Person.from_row(await info.context.loaders.person.load(self.person_pk))
+    async def person(self, info: Info) -> Person:
+        return present(await info.context.loaders.person.load(self.person_pk), "the person")
 
     @strawberry.field(description="Deployments this left without an accountable owner (now UNOWNED); empty when a "
                                   "successor took them over.")
     async def unowned_deployments(
-        self, info: strawberry.Info
+        self, info: Info
     ) -> list[Annotated["Deployment", strawberry.lazy("schema.deployments.types")]]:
         return [await _deployment(info, pk) for pk in self.unowned_pks]
 
@@ -322,18 +291,18 @@ class DeactivatePersonSuccess:
                 for d, a, c in zip(self.handed_pks, self.started_pks, self.handover_change_pks, strict=True)]
 
     @strawberry.field(description="The successor given; null without one.")
-    async def successor(self, info: strawberry.Info) -> Person | None:
+    async def successor(self, info: Info) -> Person | None:
         if self.successor_pk is None:
             return None
-        return Person.from_row(await info.context.loaders.person.load(self.successor_pk))
+        return present(await info.context.loaders.person.load(self.successor_pk), "the person")
 
     @strawberry.field(description="The ownership periods this ended.")
-    async def ended_assignments(self, info: strawberry.Info) -> list[OwnershipAssignment]:
+    async def ended_assignments(self, info: Info) -> list[OwnershipAssignment]:
         return [await _assignment(info, pk) for pk in self.ended_pks]
 
     @strawberry.field(description="The audit entries written, one per deployment (OWNER_DEACTIVATED, or "
                                   "HANDED_OVER to the successor).")
-    async def changes(self, info: strawberry.Info) -> list[OwnershipChange]:
+    async def changes(self, info: Info) -> list[OwnershipChange]:
         return [await load_change(info, pk) for pk in self.change_pks]
 
 
@@ -351,7 +320,7 @@ async def _successor(w: Write, global_id: str | None, leaver_id: int) -> int | N
     pk = w.decode(global_id, "Person", "successorId")
     if pk == leaver_id:
         raise invalid("the successor cannot be the person who leaves", "successorId")
-    row = await w.db.fetchrow(PERSON_FOR_SHARE, pk)
+    row = await w.db.fetchrow(SQL["person_for_share"], pk)
     if row is None:  # another organization's person is invisible here: not found, like an unknown one
         raise missing("Person", "successorId")
     if not row["active"]:
@@ -359,7 +328,7 @@ async def _successor(w: Write, global_id: str | None, leaver_id: int) -> int | N
     return pk
 
 
-async def deactivate_person(info: strawberry.Info, input: DeactivatePersonInput):
+async def deactivate_person(info: Info, input: Annotated[DeactivatePersonInput, INPUT]) -> DeactivatePersonPayload:
     async def work(w: Write) -> DeactivatePersonSuccess:
         person_id = w.decode(input.person_id, "Person", "personId")
         reason = text(input.reason, "reason", required=True)
@@ -368,16 +337,17 @@ async def deactivate_person(info: strawberry.Info, input: DeactivatePersonInput)
         # deployments, as in every mutation
         if successor_id is not None and successor_id < person_id:
             successor_id = await _successor(w, input.successor_id, person_id)
-        person = await w.db.fetchrow(PERSON_FOR_UPDATE, person_id)  # assignOwner of this person waits from here
+        # assignOwner of this person waits from here
+        person = await w.db.fetchrow(SQL["person_for_no_key_update"], person_id)
         if person is None:
             raise missing("Person", "personId")
         if successor_id is not None and successor_id >= person_id:
             successor_id = await _successor(w, input.successor_id, person_id)
-        held = [r["deployment_id"] for r in await w.db.fetch(HELD_DEPLOYMENTS, person_id)]
-        await w.db.fetch(LOCK_DEPLOYMENTS, held)
-        periods = await w.db.fetch(HELD_PERIODS, person_id)  # again, under the locks
+        held = [r["deployment_id"] for r in await w.db.fetch(SQL["held_deployments"], person_id)]
+        await w.db.fetch(SQL["lock_deployments"], held)
+        periods = await w.db.fetch(SQL["held_periods"], person_id)  # again, under the locks
         now = await w.now()
-        deactivated = await w.db.fetchval(DEACTIVATE, person_id, now) is not None
+        deactivated = await w.db.fetchval(SQL["deactivate"], person_id, now) is not None
         change_ids, started_ids = [], []
         for period in periods:
             who = await w.actor()  # (cached after the first period)
@@ -385,7 +355,8 @@ async def deactivate_person(info: strawberry.Info, input: DeactivatePersonInput)
             deployment_id = period["deployment_id"]
             started = None
             if successor_id is not None:
-                started = await w.db.fetchval(OPEN, w.org_id, deployment_id, successor_id, now, who.label, reason)
+                started = await w.db.fetchval(SQL["start_period"], w.org_id, deployment_id, successor_id, now,
+                                              who.label, reason)
                 started_ids.append(started)
             change_id = await audit.record(
                 w.db, who, deployment_id=deployment_id, effective_at=now, reason=reason,
@@ -402,3 +373,16 @@ async def deactivate_person(info: strawberry.Info, input: DeactivatePersonInput)
             handed_pks=handed, started_pks=started_ids, handover_change_pks=change_ids if handed else [])
 
     return await run(info, "deactivatePerson", "write:owners", input, work)
+
+
+@strawberry.type(description="Ownership changes: assign, unassign, deactivate (write:owners).")
+class OwnershipMutations:
+    assign_owner = strawberry.mutation(resolver=assign_owner, description=(
+        "Make a person the accountable owner of a deployment: ends the current owner's period and opens the "
+        "new one at effectiveAt, in one transaction. Needs write:owners."))
+    unassign_owner = strawberry.mutation(resolver=unassign_owner, description=(
+        "End a deployment's ownership: it becomes UNOWNED. Needs write:owners."))
+    deactivate_person = strawberry.mutation(resolver=deactivate_person, description=(
+        "A person left: mark them inactive and end every ownership they hold, handing each deployment to "
+        "`successorId` if given (else it becomes UNOWNED); lists what moved to whom and what was left "
+        "UNOWNED. Needs write:owners."))

@@ -1,0 +1,1 @@
+"""People: the Person and OwnershipAssignment types, the people list and people mutations."""

@@ -6,9 +6,11 @@ from typing import Annotated
 
 import strawberry
 
-from schema.errors import ConflictError, NotFoundError, PermissionError, ValidationError
+from schema.errors import ConflictError, NotFoundError, PermissionError, ValidationError, present
+from schema.info import Info
 from schema.people.types import Person, PersonFunction
-from schema.writes import IDEMPOTENCY_KEY, REPLAYED, Write, invalid, missing, run, success, text
+from schema.writes import IDEMPOTENCY_KEY, INPUT, REPLAYED, Write, invalid, missing, run, success, text
+from service.sql_files import load
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
@@ -41,8 +43,8 @@ class CreatePersonSuccess:
     person_pk: strawberry.Private[int]
 
     @strawberry.field(description="The new person.")
-    async def person(self, info: strawberry.Info) -> Person:
-        return Person.from_row(await info.context.loaders.person.load(self.person_pk))
+    async def person(self, info: Info) -> Person:
+        return present(await info.context.loaders.person.load(self.person_pk), "the person")
 
 
 @success
@@ -52,8 +54,8 @@ class UpdatePersonSuccess:
     person_pk: strawberry.Private[int]
 
     @strawberry.field(description="The person, as updated.")
-    async def person(self, info: strawberry.Info) -> Person:
-        return Person.from_row(await info.context.loaders.person.load(self.person_pk))
+    async def person(self, info: Info) -> Person:
+        return present(await info.context.loaders.person.load(self.person_pk), "the person")
 
 
 CreatePersonPayload = Annotated[
@@ -65,10 +67,7 @@ UpdatePersonPayload = Annotated[
     strawberry.union("UpdatePersonPayload", description="The result of updatePerson: the success or a typed error."),
 ]
 
-INSERT_PERSON = """
-    insert into steward.persons (org_id, name, email, title, function, fte_on_ai)
-    values ($1, $2, $3, $4, $5, $6) returning id
-"""
+SQL = load("schema.people", "queries.sql")
 
 
 def _person_fields(name=strawberry.UNSET, email=strawberry.UNSET, title=strawberry.UNSET,
@@ -95,26 +94,33 @@ def _person_fields(name=strawberry.UNSET, email=strawberry.UNSET, title=strawber
     return values
 
 
-async def create_person(info: strawberry.Info, input: CreatePersonInput):
+async def create_person(info: Info, input: Annotated[CreatePersonInput, INPUT]) -> CreatePersonPayload:
     async def work(w: Write) -> CreatePersonSuccess:
         v = _person_fields(input.name, input.email, input.title, input.function, input.fte_on_ai)
-        pk = await w.db.fetchval(INSERT_PERSON, w.org_id, v["name"], v["email"], v["title"], v["function"],
+        pk = await w.db.fetchval(SQL["insert_person"], w.org_id, v["name"], v["email"], v["title"], v["function"],
                                  v["fte_on_ai"])
         return CreatePersonSuccess(replayed=False, person_pk=pk)
 
     return await run(info, "createPerson", "write:owners", input, work)
 
 
-async def update_person(info: strawberry.Info, input: UpdatePersonInput):
+async def update_person(info: Info, input: Annotated[UpdatePersonInput, INPUT]) -> UpdatePersonPayload:
     async def work(w: Write) -> UpdatePersonSuccess:
         pk = w.decode(input.id, "Person", "id")
         v = _person_fields(input.name, input.email, input.title, input.function, input.fte_on_ai)
-        sets = [f"{column} = ${i}" for i, column in enumerate(v, start=2)]
-        sql = f"update steward.persons set {', '.join(sets) or 'name = name'} where id = $1 returning id"
-        if await w.db.fetchval(sql, pk, *v.values()) is None:
+        columns = ("name", "email", "title", "function", "fte_on_ai")
+        if await w.db.fetchval(SQL["update_person"], pk, list(v), *(v.get(c) for c in columns)) is None:
             raise missing("Person", "id")
         if v:  # the health of what they own follows their function and FTE; no change writes nothing
             w.touched_people.add(pk)
         return UpdatePersonSuccess(replayed=False, person_pk=pk)
 
     return await run(info, "updatePerson", "write:owners", input, work)
+
+
+@strawberry.type(description="People who can own AI (write:owners).")
+class PeopleMutations:
+    create_person = strawberry.mutation(resolver=create_person, description=(
+        "Add a person who can own AI. Needs write:owners."))
+    update_person = strawberry.mutation(resolver=update_person, description=(
+        "Change a person's details. Needs write:owners."))

@@ -7,12 +7,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from schema.activity.types import WorkflowUpdate, WorkflowUpdateKind, list_children, update_conditions
-from schema.relay import Connection, Node, Sort, connection, keyset_sql, page_request, to_global_id
+from schema.activity.types import WorkflowUpdate, WorkflowUpdateKind, updates_of
+from schema.errors import present
+from schema.info import Info
+from schema.relay import Connection, Node, Sort, connection, keyset_args, page_request, to_global_id
 from schema.windows import WindowInput
+from service.sql_files import load
 
 if TYPE_CHECKING:
     from schema.deployments.types import Deployment
+
+SQL = load("schema.people", "queries.sql")
 
 
 @strawberry.enum(description="Where in the company a person works.")
@@ -37,20 +42,16 @@ class Person(Node):
 
     @strawberry.field(description="Deployments this person owns now.")
     async def owned_deployments(
-        self, info: strawberry.Info
+        self, info: Info
     ) -> list[Annotated["Deployment", strawberry.lazy("schema.deployments.types")]]:
-        from schema.deployments.types import Deployment
-
-        return [Deployment.from_row(r) for r in await info.context.loaders.owned_deployments.load(self.pk)]
+        return await info.context.loaders.owned_deployments.load(self.pk)
 
     @strawberry.field(description="Workflow updates this person made, newest first.")
     async def workflow_updates(
-        self, info: strawberry.Info, kind: WorkflowUpdateKind | None = None, window: WindowInput | None = None,
+        self, info: Info, kind: WorkflowUpdateKind | None = None, window: WindowInput | None = None,
         first: int | None = None, after: str | None = None, last: int | None = None, before: str | None = None,
     ) -> Connection[WorkflowUpdate]:
-        conditions, args = await update_conditions(info, kind, window)
-        return await list_children(info, "workflow_updates", "author_id", self.pk, conditions, args,
-                                   WorkflowUpdate.from_row, first, after, last, before)
+        return await updates_of(info, "author", self.pk, kind, window, first, after, last, before)
 
     @classmethod
     def from_row(cls, row) -> "Person":
@@ -71,16 +72,14 @@ class OwnershipAssignment(Node):
     deployment_id: strawberry.Private[int]
 
     @strawberry.field(description="The owner during this period.")
-    async def person(self, info: strawberry.Info) -> Person:
-        return Person.from_row(await info.context.loaders.person.load(self.person_id))
+    async def person(self, info: Info) -> Person:
+        return present(await info.context.loaders.person.load(self.person_id), "the owner")
 
     @strawberry.field(description="The deployment owned.")
-    async def deployment(self, info: strawberry.Info) -> (
+    async def deployment(self, info: Info) -> (
         Annotated["Deployment", strawberry.lazy("schema.deployments.types")]
     ):
-        from schema.deployments.types import Deployment
-
-        return Deployment.from_row(await info.context.loaders.deployment.load(self.deployment_id))
+        return present(await info.context.loaders.deployment.load(self.deployment_id), "the deployment")
 
     @classmethod
     def from_row(cls, row) -> "OwnershipAssignment":
@@ -100,27 +99,15 @@ class PersonFilter:
 BY_NAME = Sort("name", "text")
 
 
-async def people(info: strawberry.Info, org_id: int, filter: PersonFilter | None,
+async def people(info: Info, org_id: int, filter: PersonFilter | None,
                  first, after, last, before) -> Connection[Person]:
     ctx = info.context
     f = filter or PersonFilter()
     page = page_request(first, after, last, before, ctx.settings.max_page_size)
-    args: list = [org_id]
-    conditions = ["p.org_id = $1"]
-    if f.active is not None:
-        args.append(f.active)
-        conditions.append(f"p.active = ${len(args)}")
-    if f.function is not None:
-        args.append(f.function.value)
-        conditions.append(f"p.function = ${len(args)}")
-    if f.search:
-        args.append(f"%{escape_like(f.search)}%")
-        conditions.append(f"(p.name ilike ${len(args)} or p.email ilike ${len(args)})")
-    base = f"select p.* from steward.persons p where {' and '.join(conditions)}"
-    sql, sql_args = keyset_sql(base, args, BY_NAME, page)
-    rows = await ctx.db.fetch(sql, *sql_args)
-    return connection(rows, page, BY_NAME, Person.from_row,
-                      lambda: ctx.db.fetchval(f"select count(*) from ({base}) b", *args))
+    args = [org_id, f.active, f.function.value if f.function is not None else None,
+            f"%{escape_like(f.search)}%" if f.search else None]
+    rows = await ctx.db.fetch(SQL["people"], *args, *keyset_args(BY_NAME, page))
+    return connection(rows, page, BY_NAME, Person.from_row, lambda: ctx.db.fetchval(SQL["count_people"], *args))
 
 
 def escape_like(text: str) -> str:

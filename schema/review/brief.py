@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from schema.activity.types import Topic, Workflow
-from schema.errors import bad_input
+from schema.errors import bad_input, present
+from schema.info import Info
 from schema.review.common import Estimate, checked_week, load_topic
 from schema.review.loading import row_by_key, rows_by_key
 from schema.review.policy import ReviewersCounted
@@ -94,7 +95,7 @@ class TopicToFix:
     topic_id: strawberry.Private[int]
 
     @strawberry.field(description="The conversation type.")
-    async def topic(self, info: strawberry.Info) -> Topic:
+    async def topic(self, info: Info) -> Topic:
         return await load_topic(info, self.topic_id)
 
     @classmethod
@@ -122,7 +123,7 @@ class TopicToAdd:
     topic_id: strawberry.Private[int]
 
     @strawberry.field(description="The conversation type.")
-    async def topic(self, info: strawberry.Info) -> Topic:
+    async def topic(self, info: Info) -> Topic:
         return await load_topic(info, self.topic_id)
 
     @classmethod
@@ -152,11 +153,11 @@ class StaleWorkflow:
     topic_id: strawberry.Private[int]
 
     @strawberry.field(description="The stale workflow.")
-    async def workflow(self, info: strawberry.Info) -> Workflow:
-        return Workflow.from_row(await info.context.loaders.workflow.load(self.workflow_id))
+    async def workflow(self, info: Info) -> Workflow:
+        return present(await info.context.loaders.workflow.load(self.workflow_id), "workflow")
 
     @strawberry.field(description="Its topic.")
-    async def topic(self, info: strawberry.Info) -> Topic:
+    async def topic(self, info: Info) -> Topic:
         return await load_topic(info, self.topic_id)
 
     @classmethod
@@ -198,39 +199,38 @@ class WeeklyBrief:
     week_arg: strawberry.Private[date | None]
 
     @strawberry.field(description="ARR, reopen rate, coverage, automation rate, escalation rate and volume.")
-    async def headline(self, info: strawberry.Info) -> list[BriefFigure]:
+    async def headline(self, info: Info) -> list[BriefFigure]:
         rows = await rows_by_key(info, "headline", self.week_arg).load(self.deployment_pk)
         return [BriefFigure.from_row(r) for r in rows]
 
     @strawberry.field(description="Covered topics doing worst against the deployment's own ARR or reopen rate, "
                                   "volume-weighted, worst first.")
-    async def topics_to_fix(self, info: strawberry.Info, first: Annotated[int, strawberry.argument(
+    async def topics_to_fix(self, info: Info, first: Annotated[int, strawberry.argument(
             description=f"How many, worst first (1 to {MAX_TOPICS}).")] = 5) -> list[TopicToFix]:
         rows = await rows_by_key(info, "topics_to_fix", self.week_arg, _first(first)).load(self.deployment_pk)
         return [TopicToFix.from_row(r) for r in rows]
 
     @strawberry.field(description="Uncovered topics by uncovered volume x escalation cost, largest first.")
-    async def topics_to_add(self, info: strawberry.Info, first: Annotated[int, strawberry.argument(
+    async def topics_to_add(self, info: Info, first: Annotated[int, strawberry.argument(
             description=f"How many, largest first (1 to {MAX_TOPICS}).")] = 5) -> list[TopicToAdd]:
         rows = await rows_by_key(info, "topics_to_add", self.week_arg, _first(first)).load(self.deployment_pk)
         return [TopicToAdd.from_row(r) for r in rows]
 
     @strawberry.field(description="Live workflows not updated within the policy's limit whose topic's ARR fell.")
-    async def stale_workflows(self, info: strawberry.Info) -> list[StaleWorkflow]:
+    async def stale_workflows(self, info: Info) -> list[StaleWorkflow]:
         rows = await rows_by_key(info, "stale_workflows", self.week_arg).load(self.deployment_pk)
         return [StaleWorkflow.from_row(r) for r in rows]
 
     @strawberry.field(description="Unacknowledged health events whose new reasons still hold, newest first "
                                   "(metrics.health_alerts; as of now, whatever the week).")
-    async def open_events(self, info: strawberry.Info) -> list[
+    async def open_events(self, info: Info) -> list[
             Annotated["HealthEvent", strawberry.lazy("schema.health.events")]]:
-        # at call time: schema.health.events imports schema.deployments.types, which imports this module
-        from schema.health.events import HealthEvent
+        rows = await rows_by_key(info, "open_events").load(self.deployment_pk)
+        events = await info.context.loaders.health_event.load_many([r["event_id"] for r in rows])
+        return [e for e in events if e is not None]
 
-        return [HealthEvent.from_row(r) for r in await rows_by_key(info, "open_events").load(self.deployment_pk)]
 
-
-async def weekly_brief(info: strawberry.Info, deployment_pk: int, week: date | None) -> WeeklyBrief | None:
+async def weekly_brief(info: Info, deployment_pk: int, week: date | None) -> WeeklyBrief | None:
     """Deployment.weeklyBrief: the brief of the ISO week containing `week` (default: the last complete one)."""
     monday = await checked_week(info, week)
     row = await row_by_key(info, "weekly_brief", monday).load(deployment_pk)

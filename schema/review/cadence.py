@@ -4,6 +4,7 @@ from __future__ import annotations
 import strawberry
 
 from schema.errors import bad_input
+from schema.info import Info
 from schema.review.loading import fetch
 from schema.windows import Window
 
@@ -27,7 +28,7 @@ class CadenceEffect:
         description="Residual degrees of freedom (deployment-weeks - deployments - 1).")
 
 
-async def cadence_effect(info: strawberry.Info, window: Window, max_lag_weeks: int) -> list[CadenceEffect]:
+async def cadence_effect(info: Info, window: Window, max_lag_weeks: int) -> list[CadenceEffect]:
     if not 0 <= max_lag_weeks <= MAX_LAG_WEEKS:
         raise bad_input(f"`maxLagWeeks` must be between 0 and {MAX_LAG_WEEKS}", "maxLagWeeks")
     rows = await fetch(info, "cadence_effect", window.from_, window.to, max_lag_weeks)

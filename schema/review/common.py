@@ -7,7 +7,8 @@ from typing import Any
 import strawberry
 
 from schema.activity.types import Topic
-from schema.errors import bad_input
+from schema.errors import bad_input, present
+from schema.info import Info
 from schema.instants import FIRST_DAY
 from schema.windows import today
 
@@ -32,7 +33,7 @@ class Estimate:
                    value=row[prefix + value], ci_low=row[prefix + "ci_low"], ci_high=row[prefix + "ci_high"])
 
 
-async def checked_week(info: strawberry.Info, week: date | None, field: str = "week") -> date | None:
+async def checked_week(info: Info, week: date | None, field: str = "week") -> date | None:
     """The Monday of the ISO week containing `week` (None: the default week, chosen in SQL).
 
     BAD_USER_INPUT for a week that has not begun, or whose 4-week baseline would start before the
@@ -49,5 +50,5 @@ async def checked_week(info: strawberry.Info, week: date | None, field: str = "w
     return monday
 
 
-async def load_topic(info: strawberry.Info, pk: int) -> Topic:
-    return Topic.from_row(await info.context.loaders.topic.load(pk))
+async def load_topic(info: Info, pk: int) -> Topic:
+    return present(await info.context.loaders.topic.load(pk), "topic")

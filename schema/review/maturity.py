@@ -8,6 +8,7 @@ from typing import Any
 
 import strawberry
 
+from schema.info import Info
 from schema.review.loading import rows_by_key
 
 
@@ -82,7 +83,7 @@ class Maturity:
         return next((d.next_step for d in self.duties if not d.met), None)
 
 
-async def deployment_maturity(info: strawberry.Info, deployment_pk: int) -> Maturity | None:
+async def deployment_maturity(info: Info, deployment_pk: int) -> Maturity | None:
     rows = await rows_by_key(info, "maturity").load(deployment_pk)
     if not rows:
         return None

@@ -5,6 +5,7 @@ from enum import Enum
 
 import strawberry
 
+from schema.info import Info
 from schema.review.loading import row_by_key
 
 
@@ -20,12 +21,12 @@ class ReviewersCounted(Enum):
     ANYONE = strawberry.enum_value("ANYONE", description="Every review, whoever made it (a vendor's too).")
 
 
-async def policy_row(info: strawberry.Info, org_pk: int):
+async def policy_row(info: Info, org_pk: int):
     """The organization's policy row (metrics.health_policy), batched by organization."""
     return await row_by_key(info, "health_policy", key="org_id").load(org_pk)
 
 
-async def review_counted(info: strawberry.Info, review_pk: int) -> bool:
+async def review_counted(info: Info, review_pk: int) -> bool:
     """Whether a review counts under the organization's policy now (metrics.reviews)."""
     row = await row_by_key(info, "reviews_counted", key="review_id").load(review_pk)
     return bool(row is not None and row["counted"])

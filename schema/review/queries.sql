@@ -26,9 +26,8 @@ order by deployment_id, arr_change_points, workflow_id;
 
 -- name: open_events
 -- Unacknowledged health events whose new reasons still hold (now, whatever the week), newest first.
-select e.*
+select a.deployment_id, a.event_id
 from metrics.health_alerts($1::bigint[]) a
-join steward.health_events e on e.id = a.event_id
 where a.open
 order by a.deployment_id, a.event_id desc;
 

@@ -7,6 +7,7 @@ from typing import Any
 import strawberry
 
 from schema.deployments.mutations import HealthPolicy
+from schema.info import Info
 from schema.review.common import Estimate
 from schema.review.loading import fetch
 from schema.review.policy import policy_row
@@ -90,7 +91,7 @@ class Scorecard:
             weeks=[ScorecardWeek.from_row(w) for w in weeks])
 
 
-async def scorecard(info: strawberry.Info, window: WindowInput | None) -> Scorecard | None:
+async def scorecard(info: Info, window: WindowInput | None) -> Scorecard | None:
     """The caller's organization's scorecard (the functions read the current organization)."""
     start, end = await resolve_window(info, window, default_days=DEFAULT_DAYS)
     rows = await fetch(info, "scorecard", start, end)
@@ -99,6 +100,6 @@ async def scorecard(info: strawberry.Info, window: WindowInput | None) -> Scorec
     return Scorecard.from_rows(Window(from_=start, to=end), rows[0], await fetch(info, "scorecard_weeks", start, end))
 
 
-async def health_policy(info: strawberry.Info, org_pk: int) -> HealthPolicy | None:
+async def health_policy(info: Info, org_pk: int) -> HealthPolicy | None:
     row = await policy_row(info, org_pk)
     return None if row is None else HealthPolicy.from_row(row)

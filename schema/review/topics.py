@@ -10,6 +10,7 @@ import strawberry
 
 from schema.activity.types import Topic
 from schema.errors import bad_input
+from schema.info import Info
 from schema.relay import Connection, Edge, PageInfo, decode_cursor, encode_cursor
 from schema.review.common import load_topic
 from schema.review.loading import rows_by_key
@@ -94,12 +95,12 @@ class TopicPerformance(TopicFigures):
     deployment_pk: strawberry.Private[int]
 
     @strawberry.field(description="The conversation type.")
-    async def topic(self, info: strawberry.Info) -> Topic:
+    async def topic(self, info: Info) -> Topic:
         return await load_topic(info, self.topic_id)
 
     @strawberry.field(description="The topic's figures per ISO week overlapping the window (each week measured "
                                   "whole), oldest first; weeks without its conversations are left out.")
-    async def weeks(self, info: strawberry.Info) -> list[TopicWeek]:
+    async def weeks(self, info: Info) -> list[TopicWeek]:
         start, end = self.window.from_, self.window.to
         if (end - start).days > MAX_SERIES_WEEKS * 7:
             raise bad_input(f"a weekly series spans at most {MAX_SERIES_WEEKS} weeks", "window")
@@ -117,7 +118,7 @@ def _after(after: str | None) -> tuple[float | None, int | None]:
     return float(value), pk
 
 
-async def deployment_topics(info: strawberry.Info, deployment_pk: int, window: WindowInput | None,
+async def deployment_topics(info: Info, deployment_pk: int, window: WindowInput | None,
                             order_by: TopicOrder | None, first: int | None, after: str | None,
                             ) -> Connection[TopicPerformance]:
     """Deployment.topics: one page per deployment, all deployments of the request in one statement."""

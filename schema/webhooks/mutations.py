@@ -6,24 +6,24 @@ from typing import Annotated, ClassVar
 
 import strawberry
 
-from schema.errors import ConflictError, NotFoundError, PermissionError, ValidationError
+from schema.errors import ConflictError, NotFoundError, PermissionError, ValidationError, present
+from schema.info import Info
 from schema.relay import to_global_id
 from schema.webhooks import urls as webhook_urls
+from schema.webhooks.payloads import disabled_payload, instant, new_secret
 from schema.webhooks.types import SQL, Webhook, WebhookDelivery, WebhookEvent
-from schema.writes import IDEMPOTENCY_KEY, REPLAYED, Write, conflict, invalid, missing, run, success, text
-from service.events.webhook_sender import new_secret
-from service.events.webhook_worker import disabled_payload, instant
+from schema.writes import IDEMPOTENCY_KEY, INPUT, REPLAYED, Write, conflict, invalid, missing, run, success, text
 
 ADMIN = "admin"
 MAX_DESCRIPTION = 1000
 SUBSCRIBABLE = (WebhookEvent.HEALTH_CHANGED, WebhookEvent.OWNER_CHANGED, WebhookEvent.WEBHOOK_DISABLED)
 
 
-async def _webhook(info: strawberry.Info, pk: int) -> Webhook:
+async def _webhook(info: Info, pk: int) -> Webhook:
     return Webhook.from_row(await info.context.db.fetchrow(SQL["webhook"], pk))
 
 
-async def _delivery(info: strawberry.Info, pk: int) -> WebhookDelivery:
+async def _delivery(info: Info, pk: int) -> WebhookDelivery:
     return WebhookDelivery.from_row(await info.context.db.fetchrow(SQL["delivery"], pk))
 
 
@@ -50,10 +50,6 @@ def _disabled_event(row) -> str:
     return json.dumps(disabled_payload(row, "MANUAL"))
 
 
-def _forget_cached_attempts(w: Write) -> None:
-    w.ctx.extra.pop("webhook_attempts", None)
-
-
 # --- createWebhook --------------------------------------------------------------------------------
 
 @strawberry.input(description="A new webhook endpoint.")
@@ -78,7 +74,7 @@ class CreateWebhookSuccess:
     webhook_pk: strawberry.Private[int]
 
     @strawberry.field(description="The new endpoint.")
-    async def webhook(self, info: strawberry.Info) -> Webhook:
+    async def webhook(self, info: Info) -> Webhook:
         return await _webhook(info, self.webhook_pk)
 
 
@@ -88,7 +84,7 @@ CreateWebhookPayload = Annotated[
 ]
 
 
-async def create_webhook(info: strawberry.Info, input: CreateWebhookInput):
+async def create_webhook(info: Info, input: Annotated[CreateWebhookInput, INPUT]) -> CreateWebhookPayload:
     async def work(w: Write) -> CreateWebhookSuccess:
         events = _events(input.events)
         description = text(input.description, "description", limit=MAX_DESCRIPTION)
@@ -124,7 +120,7 @@ class UpdateWebhookSuccess:
     webhook_pk: strawberry.Private[int]
 
     @strawberry.field(description="The endpoint, as changed.")
-    async def webhook(self, info: strawberry.Info) -> Webhook:
+    async def webhook(self, info: Info) -> Webhook:
         return await _webhook(info, self.webhook_pk)
 
 
@@ -134,7 +130,7 @@ UpdateWebhookPayload = Annotated[
 ]
 
 
-async def update_webhook(info: strawberry.Info, input: UpdateWebhookInput):
+async def update_webhook(info: Info, input: Annotated[UpdateWebhookInput, INPUT]) -> UpdateWebhookPayload:
     async def work(w: Write) -> UpdateWebhookSuccess:
         pk = w.decode(input.id, "Webhook", "id")
         if input.url is None:
@@ -179,7 +175,7 @@ DeleteWebhookPayload = Annotated[
 ]
 
 
-async def delete_webhook(info: strawberry.Info, input: DeleteWebhookInput):
+async def delete_webhook(info: Info, input: Annotated[DeleteWebhookInput, INPUT]) -> DeleteWebhookPayload:
     async def work(w: Write) -> DeleteWebhookSuccess:
         pk = w.decode(input.id, "Webhook", "id")
         if await w.db.fetchval(SQL["delete_webhook"], pk) is None:
@@ -211,7 +207,7 @@ class WebhookDeliveryQueued:
     delivery_pk: strawberry.Private[int]
 
     @strawberry.field(description="The delivery.")
-    async def delivery(self, info: strawberry.Info) -> WebhookDelivery:
+    async def delivery(self, info: Info) -> WebhookDelivery:
         return await _delivery(info, self.delivery_pk)
 
 
@@ -235,16 +231,15 @@ async def _must_be_enabled(w: Write, webhook_pk: int, field: str) -> None:
         raise conflict("the webhook is disabled: enable it with updateWebhook first", field)
 
 
-async def test_webhook(info: strawberry.Info, input: TestWebhookInput):
+async def test_webhook(info: Info, input: Annotated[TestWebhookInput, INPUT]) -> TestWebhookPayload:
     async def work(w: Write) -> WebhookDeliveryQueued:
         pk = w.decode(input.id, "Webhook", "id")
         await _must_be_enabled(w, pk, "id")
-        webhook = await w.db.fetchrow(SQL["webhook"], pk)
+        webhook = present(await w.db.fetchrow(SQL["webhook"], pk), "the webhook")
         payload = {"type": "webhook.test", "timestamp": instant(await w.now()),
                    "data": {"webhook": {"id": to_global_id("Webhook", pk), "url": webhook["url"]},
                             "message": "A test event from Steward: the endpoint and the signature work."}}
-        row = await w.db.fetchrow(SQL["test_delivery"], w.org_id, pk, json.dumps(payload))
-        _forget_cached_attempts(w)
+        row = present(await w.db.fetchrow(SQL["test_delivery"], w.org_id, pk, json.dumps(payload)), "the delivery")
         return WebhookDeliveryQueued(replayed=False, delivery_pk=row["id"])
 
     return await run(info, "testWebhook", ADMIN, input, work)
@@ -253,7 +248,9 @@ async def test_webhook(info: strawberry.Info, input: TestWebhookInput):
 test_webhook.__test__ = False  # type: ignore[attr-defined]  # not a pytest test (mypy: no function attributes)
 
 
-async def redeliver_webhook_delivery(info: strawberry.Info, input: RedeliverWebhookDeliveryInput):
+async def redeliver_webhook_delivery(
+    info: Info, input: Annotated[RedeliverWebhookDeliveryInput, INPUT]
+) -> RedeliverWebhookDeliveryPayload:
     async def work(w: Write) -> WebhookDeliveryQueued:
         pk = w.decode(input.id, "WebhookDelivery", "id")
         delivery = await w.db.fetchrow(SQL["delivery"], pk)
@@ -261,7 +258,20 @@ async def redeliver_webhook_delivery(info: strawberry.Info, input: RedeliverWebh
             raise missing("WebhookDelivery", "id")
         await _must_be_enabled(w, delivery["webhook_id"], "id")
         await w.db.fetchrow(SQL["redeliver"], pk)
-        _forget_cached_attempts(w)
         return WebhookDeliveryQueued(replayed=False, delivery_pk=pk)
 
     return await run(info, "redeliverWebhookDelivery", ADMIN, input, work)
+
+
+@strawberry.type(description="Webhook endpoints and deliveries (admin).")
+class WebhookMutations:
+    create_webhook = strawberry.mutation(resolver=create_webhook, description=(
+        "Add a webhook endpoint; returns its signing secret, once. Needs admin."))
+    update_webhook = strawberry.mutation(resolver=update_webhook, description=(
+        "Change a webhook endpoint: url, events, description, enabled. Needs admin."))
+    delete_webhook = strawberry.mutation(resolver=delete_webhook, description=(
+        "Remove a webhook endpoint and its deliveries. Needs admin."))
+    test_webhook = strawberry.mutation(resolver=test_webhook, description=(
+        "Send a test event (webhook.test) to an endpoint through the outbox. Needs admin."))
+    redeliver_webhook_delivery = strawberry.mutation(resolver=redeliver_webhook_delivery, description=(
+        "Send a delivery again now, with the same webhook-id. Needs admin."))

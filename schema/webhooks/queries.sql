@@ -16,11 +16,16 @@ select org_id, id, url, events, description, enabled, disabled_at, disabled_reas
  where id = $1;
 
 -- name: deliveries
--- One endpoint's deliveries (optionally of one status), for keyset paging by id (relay.keyset_sql).
+-- One endpoint's deliveries (optionally of one status), newest first (by id); keyset $3-$8
+-- (schema/relay.py keyset_args).
 select id, webhook_id, message_id, event, payload::text as payload, status, attempts, next_attempt_at, created_at,
        delivered_at
   from steward.webhook_deliveries
- where webhook_id = $1 and ($2::text is null or status = $2);
+ where webhook_id = $1 and ($2::text is null or status = $2)
+   and ($3::text is null or (id, id) > ($3::text::bigint, $4::bigint))
+   and ($5::text is null or (id, id) < ($5::text::bigint, $6::bigint))
+ order by case when $7 then id end desc, id
+ limit $8;
 
 -- name: count_deliveries
 select count(*) from steward.webhook_deliveries where webhook_id = $1 and ($2::text is null or status = $2);

@@ -10,10 +10,10 @@ from enum import Enum
 from typing import Annotated
 
 import strawberry
-from aiodataloader import DataLoader
 
 from schema.errors import forbidden
-from schema.relay import Connection, Sort, connection, keyset_sql, page_request, to_global_id
+from schema.info import Info
+from schema.relay import Connection, Sort, connection, keyset_args, page_request, to_global_id
 from service.sql_files import load
 
 SQL = load("schema.webhooks", "queries.sql")
@@ -90,8 +90,8 @@ class WebhookDelivery:
     pk: strawberry.Private[int]
 
     @strawberry.field(description=f"The attempts, oldest first (the latest {ATTEMPTS_SHOWN} at most).")
-    async def attempts(self, info: strawberry.Info) -> list[WebhookAttempt]:
-        return await attempts_loader(info).load(self.pk)
+    async def attempts(self, info: Info) -> list[WebhookAttempt]:
+        return await info.context.loaders.webhook_attempts.load(self.pk)
 
     @classmethod
     def from_row(cls, row) -> "WebhookDelivery":
@@ -119,15 +119,14 @@ class Webhook:
 
     @strawberry.field(description="Its deliveries, newest first (a Relay connection); optionally of one status.")
     async def deliveries(
-        self, info: strawberry.Info,
+        self, info: Info,
         status: Annotated[WebhookDeliveryStatus | None,
                           strawberry.argument(description="Only deliveries in this state.")] = None,
         first: int | None = None, after: str | None = None, last: int | None = None, before: str | None = None,
     ) -> Connection[WebhookDelivery]:
         page = page_request(first, after, last, before, info.context.settings.max_page_size)
         args = [self.pk, status.value if status else None]
-        sql, sql_args = keyset_sql(SQL["deliveries"].rstrip(";"), args, NEWEST_FIRST, page)
-        rows = await info.context.db.fetch(sql, *sql_args)
+        rows = await info.context.db.fetch(SQL["deliveries"], *args, *keyset_args(NEWEST_FIRST, page))
 
         async def count() -> int:
             return await info.context.db.fetchval(SQL["count_deliveries"], *args)
@@ -144,23 +143,8 @@ class Webhook:
                    updated_at=row["updated_at"], pk=row["id"])
 
 
-async def webhooks(info: strawberry.Info, org_id: int) -> list[Webhook]:
+async def webhooks(info: Info, org_id: int) -> list[Webhook]:
     """The organization's endpoints (admin scope)."""
     if not info.context.principal.can(ADMIN):
         raise forbidden(ADMIN)
     return [Webhook.from_row(r) for r in await info.context.db.fetch(SQL["webhooks"], org_id)]
-
-
-def attempts_loader(info: strawberry.Info) -> DataLoader:
-    """Attempts by delivery, batched per request (kept in the context, dropped when a mutation writes)."""
-    extra = info.context.extra
-    if "webhook_attempts" not in extra:
-        async def batch(keys: list[int]) -> list[list[WebhookAttempt]]:
-            rows = await info.context.db.fetch(SQL["attempts"], keys, ATTEMPTS_SHOWN)
-            found: dict[int, list[WebhookAttempt]] = {k: [] for k in keys}
-            for row in rows:
-                found[row["delivery_id"]].append(WebhookAttempt.from_row(row))
-            return [found[k] for k in keys]
-
-        extra["webhook_attempts"] = DataLoader(batch)
-    return extra["webhook_attempts"]

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from schema.health.record import HEALTH_CHANGED
 from service import sql_files
 from service.db import pool as db
 
@@ -41,7 +42,6 @@ CHANNEL = "steward_events"
 DELIVERIES = "steward_webhooks"  # a webhook delivery was added or is due again: no payload
 CHANNELS = (CHANNEL, DELIVERIES)
 LISTENER = "steward-listener"  # application_name of the listener connection (pg_stat_activity)
-HEALTH_CHANGED = "HEALTH_CHANGED"
 SQL = sql_files.load("service.events", "hub.sql")
 RECENT_IDS = 1024  # ids remembered per organization to drop duplicates after a catch-up
 CATCH_UP_LIMIT = 1000  # events read per organization after a gap; beyond that, subscribers are dropped

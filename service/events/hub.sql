@@ -1,4 +1,4 @@
--- Statements of the event hub (service/events/hub.py) and of subscriptions; each but `ping` runs
+-- Statements of the event hub (service/events/hub.py); each but `ping` runs
 -- as steward_app inside db.org_transaction, so row-level security scopes it to one organization.
 
 -- name: latest_health_event_id
@@ -11,10 +11,6 @@ select id from steward.health_events
  where id > $1 and not (status_before is null and cause = 'TIME')
  order by id
  limit $2;
-
--- name: health_event_by_id
--- One announced event, read by id (another organization's id finds nothing).
-select * from steward.health_events where id = $1;
 
 -- name: ping
 -- Is the listener connection still there? (A silent one is checked every few seconds.)

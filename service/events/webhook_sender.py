@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,19 +10,13 @@ import httpx
 from standardwebhooks import Webhook
 
 from schema.webhooks import urls as webhook_urls
+from schema.webhooks.payloads import new_secret  # noqa: F401  (webhook_sender.new_secret, for callers)
 from service.config import WebhookSettings
 
-SECRET_PREFIX = "whsec_"
-SECRET_BYTES = 32
 # Enough of an answer to say what went wrong; the rest is never read.
 MAX_RESPONSE_BYTES = 16_384
 MAX_ERROR_LENGTH = 300
 USER_AGENT = "Steward-Webhooks/1"
-
-
-def new_secret() -> str:
-    """A signing secret: `whsec_` and base64 of 32 random bytes (Standard Webhooks)."""
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
 
 
 def signed_headers(secret: str, message_id: str, body: str, at: datetime | None = None) -> dict[str, str]:

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import httpx
 
+from schema.webhooks.payloads import disabled_payload
 from service.config import Settings
 from service.db import pool as db
 from service.events import webhook_sender
@@ -188,19 +189,3 @@ class Worker:
             await conn.fetchval(SQL["enqueue"], failed["org_id"], "WEBHOOK_DISABLED",
                                 json.dumps(disabled_payload(failed, "FAILURES")))
 
-
-def instant(at: datetime) -> str:
-    """An instant as payloads write it (as steward.webhook_instant does): UTC, microseconds, Z."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def disabled_payload(row, reason: str) -> dict:
-    """The data of a WEBHOOK_DISABLED event: the endpoint, why (FAILURES or MANUAL), when."""
-    from schema.relay import to_global_id
-
-    return {
-        "webhook": {"id": to_global_id("Webhook", row["id"]), "url": row["url"], "description": row["description"]},
-        "reason": reason,
-        "consecutiveFailures": row["consecutive_failures"],
-        "disabledAt": instant(row["disabled_at"]),
-    }

@@ -8,42 +8,30 @@ import logging
 from importlib.resources import files
 from typing import Any
 
-import asyncpg
-from graphql import DocumentNode, GraphQLError, GraphQLFormattedError, OperationDefinitionNode, OperationType
+from graphql import OperationDefinitionNode, OperationType
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from schema.context import Context, Db
-from schema.text import text_problem
-from service.auth import Principal, authenticate, bearer
 from service.db import pool as db
-from service.http import limits, observability, scopes
+from service.http import edge, observability
 from service.http.body import BodyTooSlow, timed_chunks
-from service.http.documents import DocumentError
-from service.http.health import database_down
+from service.http.errors import (
+    GRAPHQL_RESPONSE,
+    RequestError,
+    answer,
+    body_timeout,
+    deadline_passed,
+    error_body,
+    format_error,
+    json_response,
+    rejected,
+)
+from service.http.operation import Operation, allowed, check, read
 
 log = logging.getLogger("steward.graphql")
 
-GRAPHQL_RESPONSE = "application/graphql-response+json"
 GRAPHIQL_PAGE = files("service") / "static" / "graphiql.html"  # package data
-
-
-def error_body(message: str, code: str, **extensions: Any) -> dict:
-    return {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
-
-
-def json_response(body: dict, status: int, media_type: str = "application/json", headers=None) -> Response:
-    return Response(json.dumps(body, separators=(",", ":")), status_code=status, media_type=media_type,
-                    headers=headers)
-
-
-class RequestError(Exception):
-    """A malformed GraphQL-over-HTTP request: answered with `status` before anything runs."""
-
-    def __init__(self, status: int, message: str, code: str = "BAD_REQUEST", headers: dict | None = None,
-                 **extensions: Any):
-        super().__init__(message)
-        self.status, self.code, self.headers, self.extensions = status, code, headers, extensions
 
 
 async def read_params(request: Request, max_body: int, min_rate: int = 0, grace: float = 10.0) -> dict[str, Any]:
@@ -91,29 +79,6 @@ def _json_param(raw: str, name: str) -> Any:
         raise RequestError(400, f"`{name}` is not valid JSON") from None
     except RecursionError:
         raise RequestError(400, f"`{name}` nests too deeply") from None
-
-
-def validate_params(params: dict[str, Any]) -> tuple[str, dict | None, str | None]:
-    query, variables, operation = params.get("query"), params.get("variables"), params.get("operationName")
-    if not isinstance(query, str) or not query.strip():
-        raise RequestError(400, "`query` must be a non-empty string")
-    if variables is not None and not isinstance(variables, dict):
-        raise RequestError(400, "`variables` must be a JSON object")
-    if operation is not None and not isinstance(operation, str):
-        raise RequestError(400, "`operationName` must be a string")
-    if operation is not None and (problem := text_problem(operation)):
-        raise RequestError(400, f"`operationName` {problem}")
-    if params.get("extensions") is not None and not isinstance(params["extensions"], dict):
-        raise RequestError(400, "`extensions` must be a JSON object")
-    return query, variables, operation
-
-
-def selected_operation(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode | None:
-    """The operation that would run, or None if the document cannot tell (execution will say why)."""
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if operation_name is not None:
-        operations = [d for d in operations if d.name and d.name.value == operation_name]
-    return operations[0] if len(operations) == 1 else None
 
 
 def wants_html(request: Request) -> bool:
@@ -180,14 +145,8 @@ async def graphql_endpoint(request: Request) -> Response:
         media_type = response_media_type(request)
         return await run_within_deadline(request, media_type, record.request_id)
     except RequestError as exc:
-        record.error_codes.append(exc.code)
-        return json_response(error_body(str(exc), exc.code, **exc.extensions), exc.status, media_type,
-                             headers | (exc.headers or {}))
-    except limits.QueryRejected as exc:
         record.error_codes.extend(e["extensions"]["code"] for e in exc.errors)
-        # The spec: a document that fails validation is a 400 in graphql-response+json, a 200 in plain JSON.
-        status = 400 if media_type == GRAPHQL_RESPONSE else 200
-        return json_response({"errors": exc.errors}, status, media_type, headers)
+        return answer(exc, media_type, headers)
 
 
 async def run_within_deadline(request: Request, media_type: str, request_id: str) -> Response:
@@ -197,110 +156,59 @@ async def run_within_deadline(request: Request, media_type: str, request_id: str
     try:
         async with deadline:
             return await handle(request, media_type, request_id)
-    except TimeoutError:
-        if deadline.expired() and getattr(request.state, "reading_body", False):
-            raise body_timeout(f"the request body did not arrive within {settings.request_timeout_s:g}s") from None
-        if deadline.expired():
-            raise RequestError(504, f"the request took longer than {settings.request_timeout_s:g}s and was "
-                               "cancelled", "TIMEOUT") from None
-        log.warning("database did not answer within %ss", settings.db_connect_timeout_s)
-        raise unavailable() from None
     except Exception as exc:
-        if not database_down(exc):
+        if isinstance(exc, TimeoutError) and deadline.expired():
+            if getattr(request.state, "reading_body", False):
+                raise body_timeout(f"the request body did not arrive within {settings.request_timeout_s:g}s"
+                                   ) from None
+            raise deadline_passed(settings.request_timeout_s) from None
+        if (refusal := edge.outage(exc)) is None:
             raise
-        log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
-        raise unavailable() from None
-
-
-def body_timeout(message: str) -> RequestError:
-    # the unread rest of the body makes the connection unusable for another request
-    return RequestError(408, message, "REQUEST_TIMEOUT", {"connection": "close"})
-
-
-def unavailable() -> RequestError:
-    return RequestError(503, "the database is unavailable; retry shortly", "SERVICE_UNAVAILABLE",
-                        {"retry-after": "1"})
+        if isinstance(exc, TimeoutError):
+            log.warning("database did not answer within %ss", settings.db_connect_timeout_s)
+        else:
+            log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+        raise refusal from None
 
 
 async def handle(request: Request, media_type: str, request_id: str) -> Response:
     """Read, parse and check the request (no database yet), then execute it."""
-    schema = request.app.state.schema
-
-    settings = request.app.state.settings
+    state = request.app.state
+    settings = state.settings
     params = await read_params(request, settings.max_body_bytes, settings.body_min_bytes_per_s,
                                settings.body_grace_s)
-    try:
-        params = await request.app.state.documents.resolve(params, request.app.state.pool,
-                                                           settings.db_connect_timeout_s)
-    except DocumentError as exc:
-        raise limits.rejected(exc.code, str(exc)) from None
-    query, variables, operation_name = validate_params(params)
-    document = limits.parse_document(query, settings)
-    operation = selected_operation(document, operation_name)
-    op = operation.operation if operation is not None else None
-    if operation is not None:
-        observability.record().operation = operation.name.value if operation.name else "anonymous"
-    if request.method != "POST" and op is not None and op is not OperationType.QUERY:
+    operation = await read(state, params)
+    observability.record().operation = operation.name
+    kind = operation.selected.operation if operation.selected is not None else None
+    if request.method != "POST" and kind is not None and kind is not OperationType.QUERY:
         raise RequestError(405, "only queries may be sent with GET; use POST", "METHOD_NOT_ALLOWED",
                            {"allow": "POST"})
-    token = bearer(request.headers.get("authorization"))
-    if token is None:
-        raise RequestError(401, "send `Authorization: Bearer <token>`", "UNAUTHENTICATED",
-                           {"www-authenticate": "Bearer"})
-    rate = await rate_limited(request, token)
+    token = edge.token_of(request.headers.get("authorization"))
+    rate = await edge.rate_limited(state, token)
     # Limits and validation before a connection is taken: a refused document runs no SQL.
-    limits.check_document(document, variables, settings, schema._schema)
-    if operation is None:
-        message = (f"the document has no operation named {operation_name!r}" if operation_name is not None
-                   else "the document has several operations: say which one in `operationName`")
-        raise limits.rejected("OPERATION_RESOLUTION_FAILURE", message)
-    limits.check_variables(operation, variables, schema._schema)
-    if op is OperationType.SUBSCRIPTION:
-        raise limits.rejected("OPERATION_NOT_SUPPORTED", "subscriptions run over WebSocket at this path "
-                              "(graphql-transport-ws, token in connection_init); see the README")
-    response = await execute(request, query, variables, operation_name, document, operation, token, request_id,
-                             media_type)
+    selected = check(state, operation)
+    if selected.operation is OperationType.SUBSCRIPTION:
+        raise rejected("OPERATION_NOT_SUPPORTED", "subscriptions run over WebSocket at this path "
+                       "(graphql-transport-ws, token in connection_init); see the README")
+    response = await execute(request, operation, selected, token, request_id, media_type)
     response.headers.update(rate)
     return response
 
 
-async def rate_limited(request: Request, token: str) -> dict[str, str]:
-    """Count the request against its token's limit (no SQL); its RateLimit-* headers, or a 429."""
-    limiter = request.app.state.rate_limiter
-    if limiter is None:
-        return {}
-    verdict = await limiter.hit(token)
-    if not verdict.allowed:
-        raise RequestError(429, f"too many requests for this token (limit {verdict.limit} per window); "
-                           f"retry in {verdict.reset_s}s", "RATE_LIMITED", verdict.headers)
-    return verdict.headers
-
-
-async def execute(request: Request, query: str, variables: dict | None, operation_name: str | None,
-                  document: DocumentNode, operation: OperationDefinitionNode, token: str, request_id: str,
-                  media_type: str) -> Response:
-    schema = request.app.state.schema
-
-    settings = request.app.state.settings
+async def execute(request: Request, operation: Operation, selected: OperationDefinitionNode, token: str,
+                  request_id: str, media_type: str) -> Response:
+    state = request.app.state
+    settings = state.settings
     headers = {"x-request-id": request_id}
-    # A short acquire timeout: with the database down, fail fast (503) instead of queueing.
-    async with request.app.state.pool.acquire(timeout=settings.db_connect_timeout_s) as conn:
-        principal: Principal | None = await authenticate(conn, token)
-        if principal is None:
-            raise RequestError(401, "the token is unknown or revoked", "UNAUTHENTICATED",
-                               {"www-authenticate": 'Bearer error="invalid_token"'})
-        observability.record().token_id = principal.token_id
-        request.app.state.token_usage.seen(principal)
-        # What the token may see, judged on the document parsed above: refused, nothing runs.
-        refused = scopes.refusal(document, operation, principal)
-        if refused is not None:
-            raise RequestError(403, refused.message, "FORBIDDEN", scope=refused.scope, field=".".join(refused.path))
-        async with conn.transaction(readonly=operation.operation is OperationType.QUERY):
+    async with edge.authenticated(state, token) as (conn, principal):
+        allowed(operation, selected, principal)  # refused: nothing runs
+        async with conn.transaction(readonly=selected.operation is OperationType.QUERY):
             await db.scope_transaction(conn, principal.org_id, settings.statement_timeout_ms)
             context = Context(db=Db(conn), principal=principal, settings=settings, request=request,
                               request_id=request_id)
-            result = await schema.execute(query, variable_values=variables, context_value=context,
-                                          operation_name=operation_name)
+            # Strawberry finds the document in the caches `read` and `check` filled: no second parse or validation
+            result = await state.schema.execute(operation.query, variable_values=operation.variables,
+                                                context_value=context, operation_name=operation.operation_name)
             await context.db.close()
     body, status = result_body(result, request_id, media_type)
     if request.method != "POST":
@@ -312,6 +220,7 @@ async def execute(request: Request, query: str, variables: dict | None, operatio
 def result_body(result: Any, request_id: str, media_type: str) -> tuple[dict[str, Any], int]:
     """The GraphQL response and its status, as the GraphQL-over-HTTP spec asks."""
     errors = [format_error(e, request_id) for e in result.errors or ()]
+    observability.record().error_codes.extend(e["extensions"]["code"] for e in errors)
     # Request errors (variables that do not coerce) have no path and leave no `data` entry;
     # field errors have one and keep `data`, even when it is null.
     request_failed = bool(errors) and result.data is None and all(e.path is None for e in result.errors)
@@ -323,51 +232,3 @@ def result_body(result: Any, request_id: str, media_type: str) -> tuple[dict[str
     if result.data is None and "SERVICE_UNAVAILABLE" in codes:
         return body, 503  # the database went away mid-request: nothing to show, retrying helps
     return body, 200
-
-
-def format_error(error: GraphQLError, request_id: str) -> GraphQLFormattedError:
-    """Expected errors keep their message and code; anything else is masked and logged with its stack."""
-    formatted = _format_error(error, request_id)
-    observability.record().error_codes.append(formatted["extensions"]["code"])
-    return formatted
-
-
-# Database failures inside resolvers: a stable code and a plain message, no stack in the log.
-DATABASE_ERRORS = {
-    "TIMEOUT": "the query ran past the statement timeout and was cancelled",
-    "TRANSACTION_ABORTED": "not run: an earlier statement of this request failed (see the other errors)",
-    "SERVICE_UNAVAILABLE": "the database is unavailable; retry shortly",
-}
-
-
-def database_error_code(exc: BaseException) -> str | None:
-    if isinstance(exc, asyncpg.exceptions.QueryCanceledError):
-        return "TIMEOUT"
-    if isinstance(exc, asyncpg.exceptions.InFailedSQLTransactionError):
-        return "TRANSACTION_ABORTED"
-    return "SERVICE_UNAVAILABLE" if database_down(exc) else None
-
-
-def _format_error(error: GraphQLError, request_id: str) -> GraphQLFormattedError:
-    original = error.original_error
-    formatted = error.formatted
-    if original is None or isinstance(original, GraphQLError):  # written for callers, e.g. variable coercion
-        formatted["message"] = limits.without_suggestions(formatted["message"])
-        formatted.setdefault("extensions", {}).setdefault(
-            "code", "GRAPHQL_VALIDATION_FAILED" if original is None else "BAD_USER_INPUT")
-        return formatted
-    extensions = getattr(original, "extensions", None)
-    if isinstance(extensions, dict) and "code" in extensions:
-        return formatted
-    code = database_error_code(original)
-    if code is None:
-        log.error("unexpected error in %s (request %s)", error.path, request_id, exc_info=original,
-                  extra={"fields": {"request_id": request_id, "path": error.path}})
-        code = "INTERNAL_SERVER_ERROR"
-    message = DATABASE_ERRORS.get(code, observability.INTERNAL_ERROR)
-    masked: GraphQLFormattedError = {"message": message, "extensions": {"code": code, "requestId": request_id}}
-    if error.path:
-        masked["path"] = error.path
-    if error.locations:
-        masked["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
-    return masked

@@ -10,10 +10,10 @@ import asyncpg
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
-from service import auth
 from service.db import pool as db
-from service.http import rate_limit
+from service.http import edge, rate_limit
 from service.http.body import BodyTooBig, BodyTooSlow, chunks_of, spool
+from service.http.errors import RequestError
 from service.http.health import database_down
 from service.http.observability import record, record_ingest
 from service.ingest import BodyTooLarge, IngestError, ingest
@@ -26,7 +26,13 @@ TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
 
 
 def _error(status: int, message: str, **headers: str) -> JSONResponse:
+    """Ingest's documented error body: `{"error": message}`."""
     return JSONResponse({"error": message}, status_code=status, headers=headers or None)
+
+
+def _refused(exc: RequestError) -> JSONResponse:
+    """A refusal of the edge (service/http/edge.py), in ingest's body; the same status and headers as GraphQL's."""
+    return _error(exc.status, str(exc), **exc.headers)
 
 
 def _content_format(header: str | None) -> str | None:
@@ -59,15 +65,6 @@ def _slot(request: Request, token_id: int) -> Iterator[bool]:
             del busy[token_id]
 
 
-async def _authenticate(request: Request, token: str) -> auth.Principal | None:
-    """A short transaction of its own: no connection is held while the body arrives."""
-    settings = request.app.state.settings
-    async with request.app.state.pool.acquire(timeout=settings.db_connect_timeout_s) as conn:
-        async with conn.transaction():
-            await db.scope_transaction(conn, None, settings.statement_timeout_ms)
-            return await auth.authenticate(conn, token)
-
-
 @asynccontextmanager
 async def _transaction_slot(request: Request) -> AsyncIterator[bool]:
     """One of the process's ingest transactions (a share of the pool); False when none frees up in time."""
@@ -90,30 +87,25 @@ async def ingest_conversations(request: Request) -> JSONResponse:
     Order matters: authenticate on a short connection, spool the whole body (bounded in
     size and rate) with no connection held, then take one connection for the ingest.
     """
-    settings = request.app.state.settings
-    token = auth.bearer(request.headers.get("authorization"))
-    if token is None:
-        return _error(401, "missing bearer token", **{"WWW-Authenticate": "Bearer"})
-
+    state = request.app.state
+    settings = state.settings
     atomic_arg = request.query_params.get("atomic", "").lower()
-    if atomic_arg not in TRUE + FALSE:
-        return _error(400, "atomic must be true or false")
     fmt = _content_format(request.headers.get("content-type"))
     declared = request.headers.get("content-length")
     timeout_ms = settings.ingest_timeout_ms
-    limiter = request.app.state.rate_limiter
-    if limiter is not None:
-        verdict = await limiter.hit(token)
-        if not verdict.allowed:
-            return _error(429, "too many requests for this token; retry after the time in Retry-After",
-                          **verdict.headers)
+    try:
+        token = edge.token_of(request.headers.get("authorization"))
+        if atomic_arg not in TRUE + FALSE:
+            return _error(400, "atomic must be true or false")
+        await edge.rate_limited(state, token)
+        # on a short connection of its own: no connection is held while the body arrives
+        principal = await edge.principal_of(state, token)
+    except Exception as exc:
+        if (refusal := edge.refusal(exc)) is None:
+            raise
+        return _refused(refusal)
 
     try:
-        principal = await _authenticate(request, token)
-        if principal is None:
-            return _error(401, "invalid or revoked token", **{"WWW-Authenticate": "Bearer"})
-        record().token_id = principal.token_id  # for the request log line
-        request.app.state.token_usage.seen(principal)
         if not principal.can(SCOPE):
             return _error(403, f"this token lacks the {SCOPE} scope")
         if fmt is None:

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import logs
+from service.http.errors import INTERNAL_ERROR, error_body
 
 log = logging.getLogger("steward.access")
 
@@ -115,9 +116,6 @@ async def metrics_endpoint(request: Request) -> Response:
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-INTERNAL_ERROR = "Internal server error."
-
-
 class RequestMiddleware:
     """Request id in and out, one JSON log line and the metrics of every HTTP request; masks crashes."""
 
@@ -164,8 +162,7 @@ class RequestMiddleware:
 
 
 async def _internal_error(send: Send, request_id: str) -> None:
-    body = json.dumps({"errors": [{"message": INTERNAL_ERROR, "extensions": {
-        "code": "INTERNAL_SERVER_ERROR", "requestId": request_id}}]}).encode()
+    body = json.dumps(error_body(INTERNAL_ERROR, "INTERNAL_SERVER_ERROR", requestId=request_id)).encode()
     await send({"type": "http.response.start", "status": 500,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})

@@ -1,5 +1,7 @@
 """What a token may see: the `read` scope rule, checked on the validated document before any SQL runs.
 
+The one rule for queries and subscriptions, over HTTP and WebSocket (service/http/operation.py).
+
 `read` covers every query. A token without it (automation holding `write:owners` or
 `write:activity` only) may run mutations, but their answers must not become a way to
 read: it sees the payload's own scalars and enums (`changed`, errors' `message` and
@@ -60,6 +62,12 @@ class Refusal:
             return f"`{where}` needs the {self.scope!r} scope, which this token lacks"
         return (f"`{where}` needs the {self.scope!r} scope, which this token lacks: without it a mutation "
                 "answers with its payload's own fields and the `id` and `__typename` of the objects it references")
+
+
+def may_subscribe(principal: Principal) -> bool:
+    """A subscription is read like a query: a token without `read` could select nothing in one, so its
+    WebSocket connection is refused at connection_init (4403) instead of each subscription."""
+    return principal.can(READ)
 
 
 def refusal(document: DocumentNode, operation: OperationDefinitionNode, principal: Principal) -> Refusal | None:

@@ -16,13 +16,15 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from schema import queries
 from service.auth import Principal
 from service.db import pool as db
+from service.sql_files import load
 
+SQL = load("service.http", "token_usage.sql")
 log = logging.getLogger("steward.tokens")
 
 FLUSH_SECONDS = 60.0
+SQL = load("service.http", "token_usage.sql")
 
 
 class TokenUsage:
@@ -48,7 +50,7 @@ class TokenUsage:
                 for org_id, uses in by_org.items():
                     # as the service role, scoped to the organization: it may set last_used_at and nothing else
                     await db.scope_transaction(conn, org_id, statement_timeout_ms)
-                    await conn.execute(queries.TOUCH_TOKENS, [t for t, _ in uses], [at for _, at in uses])
+                    await conn.execute(SQL["touch_tokens"], [t for t, _ in uses], [at for _, at in uses])
         except BaseException:
             for token_id, use in batch.items():  # keep them for the next flush; newer sightings win
                 self._seen.setdefault(token_id, use)

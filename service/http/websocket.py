@@ -15,7 +15,8 @@ What Steward adds to Strawberry's protocol handler:
 - `connection_init` must come within STEWARD_WS_INIT_TIMEOUT_MS (else 4408); the server pings every
   STEWARD_WS_PING_INTERVAL_MS; a client that does not take a message within STEWARD_WS_SEND_TIMEOUT_MS
   loses its subscription (SLOW_CONSUMER), so it never holds a database connection.
-- Errors are shaped and masked as over HTTP (service/graphql_http.format_error).
+- Errors are shaped and masked as over HTTP (service/http/errors.py); the token, the rate limit, the
+  document's checks and the scope rule are those of HTTP (service/http/edge.py, operation.py).
 """
 from __future__ import annotations
 
@@ -23,14 +24,14 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 from graphql import GraphQLError, GraphQLFormattedError, OperationType
 from starlette.websockets import WebSocket
-from strawberry import Schema
 from strawberry.asgi import GraphQL
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -46,24 +47,32 @@ from strawberry.types import ExecutionResult
 from strawberry.utils.aio import aclosing
 
 from schema.context import Context, Db
-from service.auth import Principal, authenticate, bearer
+from service.auth import Principal, bearer
 from service.config import Settings
-from service.events.hub import EventHub
-from service.http import limits
-from service.http.documents import DocumentError
-from service.http.graphql import format_error, selected_operation
-from service.http.health import database_down
-from service.http.scopes import READ
+from service.db import pool as db
+from service.events.hub import EventHub, Subscriber
+from service.http import edge, scopes
+from service.http.errors import RequestError, format_error, rejected
+from service.http.operation import Operation as GraphQLOperation
+from service.http.operation import allowed, check, read
 
 log = logging.getLogger("steward.ws")
 
 
 @dataclass
 class Live:
-    """What subscription resolvers need beyond a request: the pool and the event hub."""
+    """The runtime side of `Context.live` (schema/context.py's Live): a subscription's announcements of its
+    organization (the event hub, waiting at most the request timeout), and a transaction to read them."""
 
     pool: asyncpg.Pool
     hub: EventHub
+    settings: Settings
+
+    def subscribe(self, org_id: int, kinds: frozenset[str]) -> AbstractAsyncContextManager[Subscriber]:
+        return self.hub.subscribe(org_id, kinds, self.settings.request_timeout_s)
+
+    def org_transaction(self, org_id: int) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        return db.org_transaction(self.pool, org_id, self.settings.statement_timeout_ms)
 
 
 @dataclass
@@ -155,25 +164,25 @@ class Handler(BaseGraphQLTransportWSHandler[Connection, None]):
             return
         self.connection_init_received = True
         token = token_of(payload)
-        try:
-            principal = await self.authenticate(token) if token else None
-        except Exception as exc:
-            if not (isinstance(exc, TimeoutError) or database_down(exc)):
-                raise
-            # 1013 Try Again Later: graphql-ws clients retry it (4xxx codes they do not)
-            await self.websocket.close(1013, "the database is unavailable; retry shortly")
-            return
-        if principal is None:
+        if token is None:
             await self.websocket.close(4401, "Unauthorized: send connection_init with payload "
-                                             '{"authorization": "Bearer <token>"}' if token is None
-                                       else "Unauthorized: the token is unknown or revoked")
+                                             '{"authorization": "Bearer <token>"}')
             return
-        if not principal.can(READ):
-            await self.websocket.close(4403, f"Forbidden: subscriptions need the {READ!r} scope")
+        try:
+            principal = await edge.principal_of(self.app_state, token)
+        except Exception as exc:
+            if (refusal := edge.refusal(exc)) is None:
+                raise
+            if refusal.status == 401:
+                await self.websocket.close(4401, "Unauthorized: the token is unknown or revoked")
+            else:  # 1013 Try Again Later: graphql-ws clients retry it (4xxx codes they do not)
+                await self.websocket.close(1013, "the database is unavailable; retry shortly")
+            return
+        if not scopes.may_subscribe(principal):
+            await self.websocket.close(4403, f"Forbidden: subscriptions need the {scopes.READ!r} scope")
             return
         self.context.principal, self.context.token = principal, token
         self.context.connection_params = payload
-        self.app_state.token_usage.seen(principal)
         await self.send_message({"type": "connection_ack"})
         self.connection_acknowledged = True
         self.pinger = asyncio.create_task(self.keep_alive())
@@ -192,10 +201,6 @@ class Handler(BaseGraphQLTransportWSHandler[Connection, None]):
             raise RuntimeError("the connection is not authenticated yet")
         return self.context.token
 
-    async def authenticate(self, token: str) -> Principal | None:
-        async with self.app_state.pool.acquire(timeout=self.settings.db_connect_timeout_s) as conn:
-            return await authenticate(conn, token)
-
     async def keep_alive(self) -> None:
         """Ping every interval (graphql-ws clients answer with pong); close when the token was revoked."""
         with contextlib.suppress(SlowConsumer, WebSocketDisconnected, RuntimeError):
@@ -205,13 +210,12 @@ class Handler(BaseGraphQLTransportWSHandler[Connection, None]):
         while True:
             await asyncio.sleep(self.settings.ws_ping_interval_s)
             try:
-                principal = await self.authenticate(self.token)
-            except Exception as exc:  # the database is away: keep the connection, check next time
-                log.warning("could not re-check a subscriber's token: %s", type(exc).__name__)
-                principal = self.context.principal
-            if principal is None:
+                await edge.check_token(self.app_state, self.token)
+            except RequestError:
                 await self.websocket.close(4401, "Unauthorized: the token was revoked")
                 return
+            except Exception as exc:  # the database is away: keep the connection, check next time
+                log.warning("could not re-check a subscriber's token: %s", type(exc).__name__)
             await self.send_message({"type": "ping"})
 
     async def shutdown(self) -> None:
@@ -249,70 +253,43 @@ class Handler(BaseGraphQLTransportWSHandler[Connection, None]):
         if operation_id in self.operations:
             await self.websocket.close(4409, f"Subscriber for {operation_id} already exists")
             return
+        settings = self.settings
         try:
-            query, variables, operation_name = await self.checked(payload)
-        except limits.QueryRejected as exc:
+            operation = await self.checked(payload)
+            # a subscribe counts as a request against the token's rate
+            await edge.rate_limited(self.app_state, self.token)
+            if len(self.operations) >= settings.max_subscriptions_per_connection:
+                raise rejected("TOO_MANY_SUBSCRIPTIONS", "a connection may hold "
+                               f"{settings.max_subscriptions_per_connection} subscriptions",
+                               limit=settings.max_subscriptions_per_connection)
+            if not self.app_state.subscription_counts.take(self.principal.token_id,
+                                                           settings.max_subscriptions_per_token):
+                raise rejected("TOO_MANY_SUBSCRIPTIONS", f"a token may hold {settings.max_subscriptions_per_token} "
+                               "subscriptions on this server", limit=settings.max_subscriptions_per_token)
+        except RequestError as exc:
             await self.send_message(error_message(operation_id, exc.errors))
             return
-        settings, principal = self.settings, self.principal
-        limiter = self.app_state.rate_limiter  # a subscribe counts as a request against the token's rate
-        if limiter is not None:
-            verdict = await limiter.hit(self.token)
-            if not verdict.allowed:
-                await self.send_message(error_message(operation_id, limits.rejected(
-                    "RATE_LIMITED", f"too many requests for this token (limit {verdict.limit} per window); "
-                    f"retry in {verdict.reset_s}s").errors))
-                return
-        if len(self.operations) >= settings.max_subscriptions_per_connection:
-            await self.send_message(error_message(operation_id, limits.rejected(
-                "TOO_MANY_SUBSCRIPTIONS", f"a connection may hold {settings.max_subscriptions_per_connection} "
-                "subscriptions", limit=settings.max_subscriptions_per_connection).errors))
-            return
-        if not self.app_state.subscription_counts.take(principal.token_id, settings.max_subscriptions_per_token):
-            await self.send_message(error_message(operation_id, limits.rejected(
-                "TOO_MANY_SUBSCRIPTIONS", f"a token may hold {settings.max_subscriptions_per_token} subscriptions "
-                "on this server", limit=settings.max_subscriptions_per_token).errors))
-            return
-        operation = StewardOperation(self, operation_id, query, variables, operation_name)
-        self.operations[operation_id] = operation
-        operation.task = asyncio.create_task(self.run_operation(operation))
-        operation.task.add_done_callback(self._task_done)
+        running = StewardOperation(self, operation_id, operation.query, operation.variables, operation.operation_name)
+        self.operations[operation_id] = running
+        running.task = asyncio.create_task(self.run_operation(running))
+        running.task.add_done_callback(self._task_done)
 
-    async def checked(self, payload: dict) -> tuple[str, dict | None, str | None]:
-        """The subscription to run, after the same checks as over HTTP; QueryRejected if it may not run."""
-        # the view is built with a strawberry.Schema, which BaseSchema does not declare `_schema` on
-        settings, schema = self.settings, cast(Schema, self.schema)._schema
-        try:
-            payload = await self.app_state.documents.resolve(payload, self.app_state.pool,
-                                                             settings.db_connect_timeout_s)
-        except DocumentError as exc:
-            raise limits.rejected(exc.code, str(exc)) from None
-        query, variables, operation_name = (payload.get("query"), payload.get("variables"),
-                                            payload.get("operationName"))
-        if not isinstance(query, str) or not query.strip():
-            raise limits.rejected("BAD_REQUEST", "`query` must be a non-empty string")
-        if variables is not None and not isinstance(variables, dict):
-            raise limits.rejected("BAD_REQUEST", "`variables` must be a JSON object")
-        if operation_name is not None and not isinstance(operation_name, str):
-            raise limits.rejected("BAD_REQUEST", "`operationName` must be a string")
-        document = limits.parse_document(query, settings)
-        limits.check_document(document, variables, settings, schema)
-        operation = selected_operation(document, operation_name)
-        if operation is None:
-            raise limits.rejected("OPERATION_RESOLUTION_FAILURE", "the document has no single operation to run "
-                                  "(name one in `operationName`)")
-        if operation.operation is not OperationType.SUBSCRIPTION:
-            raise limits.rejected("OPERATION_NOT_SUPPORTED", "only subscriptions run over WebSocket; "
-                                  "send queries and mutations with POST /graphql")
-        limits.check_variables(operation, variables, schema)
-        return query, variables, operation_name
+    async def checked(self, payload: dict) -> GraphQLOperation:
+        """The subscription to run, after the same checks as over HTTP; RequestError if it may not run."""
+        operation = await read(self.app_state, payload)
+        selected = check(self.app_state, operation)
+        if selected.operation is not OperationType.SUBSCRIPTION:
+            raise rejected("OPERATION_NOT_SUPPORTED", "only subscriptions run over WebSocket; "
+                           "send queries and mutations with POST /graphql")
+        allowed(operation, selected, self.principal)
+        return operation
 
     async def run_operation(self, operation: Operation[Connection, None]) -> None:
         """One subscription with a Context of its own, counted against its token until it ends."""
         principal = self.principal
         context = Context(db=Db(None), principal=principal, settings=self.settings,
                           request_id=self.context.request_id,
-                          extra={"live": self.app_state.live, "websocket": self.context.websocket})
+                          live=self.app_state.live)
         try:
             stream = await self.schema.stream(operation.query, variable_values=operation.variables,
                                               context_value=context, operation_name=operation.operation_name)

@@ -1,21 +1,21 @@
-"""The audit log of ownership changes: who (which token), when, before, after, why."""
+"""Recording ownership changes in the audit log: who (which token), when, before, after, why.
+
+The read side (the OwnershipChange type and the auditLog lists) is schema/ownership/audit.py.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from schema.context import Db
+from service.sql_files import load
+
+if TYPE_CHECKING:
+    from schema.context import Db
 
 ACTIONS = ("ASSIGNED", "HANDED_OVER", "UNASSIGNED", "OWNER_DEACTIVATED")
 
-RECORD = """
-    insert into steward.ownership_changes
-        (org_id, deployment_id, action, previous_person_id, new_person_id, ended_assignment_id,
-         started_assignment_id, effective_at, reason, token_id, token_name, request_id)
-    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-    returning id
-"""
-TOKEN_NAME = "select name from steward.api_tokens where id = $1"
+SQL = load("schema.ownership", "queries.sql")
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Actor:
 
 
 async def actor(db: Db, org_id: int, token_id: int, request_id: str) -> Actor:
-    name = await db.fetchval(TOKEN_NAME, token_id)
+    name = await db.fetchval(SQL["token_name"], token_id)
     return Actor(org_id, token_id, name or f"token {token_id}", request_id or "")
 
 
@@ -44,6 +44,6 @@ async def record(db: Db, who: Actor, *, deployment_id: int, action: str, effecti
     """Append one ownership change; returns its id."""
     assert action in ACTIONS, action
     return await db.fetchval(
-        RECORD, who.org_id, deployment_id, action, previous_person_id, new_person_id, ended_assignment_id,
+        SQL["record_change"], who.org_id, deployment_id, action, previous_person_id, new_person_id, ended_assignment_id,
         started_assignment_id, effective_at, reason, who.token_id, who.token_name, who.request_id or None,
     )
