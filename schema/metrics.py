@@ -9,6 +9,7 @@ import strawberry
 
 from schema.errors import present, stored_out_of_range
 from schema.info import Info
+from schema.review.cadence import CadenceEffect, cadence_effect
 from schema.windows import Window
 
 if TYPE_CHECKING:
@@ -143,3 +144,9 @@ class OwnershipSummary:
     arr_unowned: float | None = strawberry.field(description="ARR in unowned deployment-weeks of the window.")
     by_ownership: list[ImpactBucket] = strawberry.field(description="OWNED and UNOWNED deployment-weeks.")
     by_update_cadence: list[ImpactBucket] = strawberry.field(description="Deployment-weeks by updates per week.")
+
+    @strawberry.field(description="For each lag 0..maxLagWeeks: ARR points per additional workflow update that many "
+                                  "weeks earlier, within deployments, over the window, with a 95% interval.")
+    async def cadence_effect(self, info: strawberry.Info, max_lag_weeks: Annotated[int, strawberry.argument(
+            description="Largest lag in weeks (0 to 52).")] = 8) -> list[CadenceEffect]:
+        return await cadence_effect(info, self.window, max_lag_weeks)

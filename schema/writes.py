@@ -255,6 +255,9 @@ RANGE_FIELDS = {"ownership_assignments_valid_in_range": "effectiveAt",
                 "workflow_updates_occurred_at_in_range": "occurredAt",
                 "performance_reviews_reviewed_at_in_range": "reviewedAt",
                 "deployments_launched_at_in_range": "launchedAt"}
+# Other check constraints → (the input field at fault, what is wrong with it).
+CHECK_FIELDS = {"performance_reviews_brief_week_monday": ("briefWeek", "briefWeek must be a Monday (the start of "
+                                                                       "the ISO week whose brief was reviewed)")}
 
 
 def translate(exc: asyncpg.PostgresError) -> UserError | None:
@@ -274,6 +277,9 @@ def translate(exc: asyncpg.PostgresError) -> UserError | None:
             return ValidationError(message=f"the change would keep a time outside the supported range "
                                            f"({INSTANT_RANGE}) that was stored before that range was enforced; "
                                            "an operator must correct it", field=RANGE_FIELDS.get(constraint or ""))
+        if (constraint or "") in CHECK_FIELDS:
+            field, message = CHECK_FIELDS[constraint or ""]
+            return ValidationError(message=message, field=field)
         return ValidationError(message=exc.message)
     if isinstance(exc, asyncpg.ForeignKeyViolationError):
         return NotFoundError(message="a referenced object does not exist in this organization")

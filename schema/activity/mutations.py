@@ -1,7 +1,7 @@
 """Activity mutations: record a workflow update or a performance review."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -117,6 +117,8 @@ class RecordReviewInput:
     notes: str | None = strawberry.field(default=None, description="Notes taken (up to 10000 characters).")
     decisions: list[str] = strawberry.field(
         default_factory=list, description=f"Decisions made (up to {MAX_DECISIONS}, each 1-500 characters).")
+    brief_week: date | None = strawberry.field(
+        default=None, description="The weekly brief reviewed: the Monday of its ISO week (weeklyBrief.weekStart).")
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
@@ -154,7 +156,7 @@ async def record_review(info: Info, input: Annotated[RecordReviewInput, INPUT]) 
             raise invalid(f"at most {MAX_DECISIONS} decisions", "decisions")
         decisions = [text(d, "decisions", required=True, limit=500) for d in input.decisions]
         pk = await w.db.fetchval(SQL["insert_review"], w.org_id, deployment_id, reviewer_id, reviewed_at, notes,
-                                 decisions)
+                                 decisions, input.brief_week)
         return RecordReviewSuccess(replayed=False, review_pk=pk, deployment_pk=deployment_id)
 
     return await run(info, "recordReview", "write:activity", input, work)

@@ -113,6 +113,7 @@ values ($1, $2, $3, $4, $5, $6, $7)
 returning id;
 
 -- name: insert_review
-insert into steward.performance_reviews (org_id, deployment_id, reviewer_id, reviewed_at, notes, decisions)
-values ($1, $2, $3, $4, $5, $6)
+insert into steward.performance_reviews (org_id, deployment_id, reviewer_id, reviewed_at, notes, decisions,
+                                         brief_week)
+values ($1, $2, $3, $4, $5, $6, $7)
 returning id;

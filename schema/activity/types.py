@@ -1,7 +1,7 @@
 """Topics, workflows, workflow updates and performance reviews."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,6 +21,7 @@ from schema.relay import (
     page_request,
     to_global_id,
 )
+from schema.review.policy import review_counted
 from schema.windows import WindowInput, resolve_window
 from service.sql_files import load
 
@@ -118,12 +119,19 @@ class Review(Node):
     reviewed_at: datetime = strawberry.field(description="When the review took place.")
     notes: str | None = strawberry.field(description="Notes taken.")
     decisions: list[str] = strawberry.field(description="Decisions made.")
+    brief_week: date | None = strawberry.field(description="Monday of the ISO week whose weekly brief it reviewed.")
+    pk: strawberry.Private[int]
     deployment_id: strawberry.Private[int]
     reviewer_id: strawberry.Private[int]
 
     @strawberry.field(description="Who reviewed.")
     async def reviewer(self, info: Info) -> Annotated["Person", strawberry.lazy("schema.people.types")]:
         return present(await info.context.loaders.person.load(self.reviewer_id), "the reviewer")
+
+    @strawberry.field(description="Whether it counts for health, weeksReviewed and the brief under the policy's "
+                                  "reviewersCounted now (metrics.reviews).")
+    async def counted(self, info: Info) -> bool:
+        return await review_counted(info, self.pk)
 
     @strawberry.field(description="The deployment reviewed.")
     async def deployment(self, info: Info) -> (
@@ -134,7 +142,8 @@ class Review(Node):
     @classmethod
     def from_row(cls, row) -> "Review":
         return cls(id=to_global_id("Review", row["id"]), reviewed_at=row["reviewed_at"], notes=row["notes"],
-                   decisions=list(row["decisions"]), deployment_id=row["deployment_id"],
+                   decisions=list(row["decisions"]), brief_week=row["brief_week"], pk=row["id"],
+                   deployment_id=row["deployment_id"],
                    reviewer_id=row["reviewer_id"])
 
 

@@ -13,6 +13,7 @@ from schema.deployments.types import Deployment, DeploymentStatus
 from schema.errors import ConflictError, NotFoundError, PermissionError, ValidationError, present
 from schema.info import Info
 from schema.instants import instant_problem
+from schema.review.policy import ReviewersCounted
 from schema.writes import IDEMPOTENCY_KEY, INPUT, REPLAYED, Write, invalid, missing, run, success, text
 from service.sql_files import load
 
@@ -169,6 +170,8 @@ class HealthPolicy:
     escalation_after_days: int = strawberry.field(
         description="ESCALATION_UNACKNOWLEDGED after an UNOWNED or ARR-decay health event has gone "
                     "unacknowledged for this many days.")
+    reviewers_counted: ReviewersCounted = strawberry.field(
+        description="Whose reviews count for health, weeksReviewed, the weekly brief and maturity.")
     updated_at: datetime = strawberry.field(description="When the policy last changed.")
 
     @classmethod
@@ -177,7 +180,8 @@ class HealthPolicy:
                    stale_update_days=row["stale_update_days"], stale_review_days=row["stale_review_days"],
                    review_due_days=row["review_due_days"], min_owner_fte=float(row["min_owner_fte"]),
                    arr_drop_points=float(row["arr_drop_points"]), arr_decay_points=float(row["arr_decay_points"]),
-                   escalation_after_days=row["escalation_after_days"], updated_at=row["updated_at"])
+                   escalation_after_days=row["escalation_after_days"],
+                   reviewers_counted=ReviewersCounted(row["reviewers_counted"]), updated_at=row["updated_at"])
 
 
 @strawberry.input(description="New health thresholds; fields left out stay as they are.")
@@ -190,6 +194,8 @@ class SetHealthPolicyInput:
     arr_drop_points: float | None = strawberry.field(default=strawberry.UNSET, description="0 to 100 points.")
     arr_decay_points: float | None = strawberry.field(default=strawberry.UNSET, description="0 to 100 points.")
     escalation_after_days: int | None = strawberry.field(default=strawberry.UNSET, description="1 to 365 days.")
+    reviewers_counted: ReviewersCounted | None = strawberry.field(
+        default=strawberry.UNSET, description="Whose reviews count (OWNER by default).")
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
@@ -226,7 +232,7 @@ POLICY_FIELDS = {
 async def set_health_policy(info: Info, input: Annotated[SetHealthPolicyInput, INPUT]) -> SetHealthPolicyPayload:
     async def work(w: Write) -> SetHealthPolicySuccess:
         given: list[str] = []
-        values: list[int | float | None] = []
+        values: list[int | float | str | None] = []
         for name, (low, high) in POLICY_FIELDS.items():
             value = getattr(input, name)
             if value is strawberry.UNSET:
@@ -237,6 +243,13 @@ async def set_health_policy(info: Info, input: Annotated[SetHealthPolicyInput, I
                 raise invalid(f"{camel} must be between {low} and {high}", camel)
             given.append(name)
             values.append(value)
+        if input.reviewers_counted is strawberry.UNSET:
+            values.append(None)
+        elif input.reviewers_counted is None:
+            raise invalid("reviewersCounted must be OWNER, OWNER_OR_CX or ANYONE", "reviewersCounted")
+        else:
+            given.append("reviewers_counted")
+            values.append(input.reviewers_counted.value)
         if await w.db.fetchval(SQL["update_health_policy"], w.org_id, given, *values) is None:
             raise missing("health policy")
         w.touched_org = True  # new thresholds: every live deployment is evaluated again

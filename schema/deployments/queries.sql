@@ -120,6 +120,7 @@ update steward.health_policies
        arr_decay_points = case when 'arr_decay_points' = any($2::text[]) then $9::numeric else arr_decay_points end,
        escalation_after_days = case when 'escalation_after_days' = any($2::text[]) then $10
                                     else escalation_after_days end,
+       reviewers_counted = case when 'reviewers_counted' = any($2::text[]) then $11::text else reviewers_counted end,
        updated_at = now()
  where org_id = $1
 returning org_id;

@@ -16,6 +16,9 @@ from schema.ownership.audit import OwnershipChange, deployment_audit_log
 from schema.ownership.gaps import OwnershipGap
 from schema.people.types import OwnershipAssignment, Person, escape_like
 from schema.relay import Connection, Node, Sort, connection, from_global_id, keyset_args, page_request, to_global_id
+from schema.review.brief import WeeklyBrief, weekly_brief
+from schema.review.maturity import Maturity, deployment_maturity
+from schema.review.topics import TopicOrder, TopicPerformance, deployment_topics
 from schema.windows import WindowInput, check_range, resolve_window, today
 from service.sql_files import load
 
@@ -202,6 +205,23 @@ class Deployment(Node):
             raise bad_input(f"`first` must be between 1 and {info.context.settings.max_page_size}", "first")
         start, end = await resolve_window(info, window, default_days=90)
         return await info.context.loaders.opportunities(start, end, first).load(self.pk)
+
+    @strawberry.field(description="The owner's brief for one ISO week: headline figures with intervals, topics "
+                                  "to fix and to add, stale workflows, open health events, whether it was reviewed.")
+    async def weekly_brief(self, info: strawberry.Info, week: Annotated[date | None, strawberry.argument(
+            description="Any day of the ISO week (default: the last complete week).")] = None) -> WeeklyBrief | None:
+        return await weekly_brief(info, self.pk, week)
+
+    @strawberry.field(description="Per-topic figures over a window (default: the last 90 days), with what each "
+                                  "topic offers (AUTOMATE, IMPROVE) and its weekly series.")
+    async def topics(self, info: strawberry.Info, window: WindowInput | None = None, order_by: TopicOrder | None = None,
+                     first: int | None = None, after: str | None = None) -> Connection[TopicPerformance]:
+        return await deployment_topics(info, self.pk, window, order_by, first, after)
+
+    @strawberry.field(description="Ownership maturity now: the five duties of an owner, met or not, with evidence "
+                                  "and the next step.")
+    async def maturity(self, info: strawberry.Info) -> Maturity | None:
+        return await deployment_maturity(info, self.pk)
 
     @classmethod
     def from_row(cls, row) -> "Deployment":

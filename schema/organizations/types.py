@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import strawberry
 
+from schema.deployments.mutations import HealthPolicy
 from schema.deployments.types import Deployment, DeploymentFilter, DeploymentOrder, deployments
 from schema.errors import not_found
 from schema.health.events import HealthEvent, HealthEventFilter, health_events
@@ -10,6 +11,7 @@ from schema.info import Info
 from schema.metrics import ImpactBucket, ImpactBucketKind, OwnershipSummary
 from schema.people.types import Person, PersonFilter, people
 from schema.relay import Connection, Node, to_global_id
+from schema.review.scorecard import Scorecard, health_policy, scorecard
 from schema.webhooks.types import Webhook, webhooks
 from schema.windows import Window, WindowInput, resolve_window
 from service.sql_files import load
@@ -54,6 +56,16 @@ class Organization(Node):
         first: int | None = None, after: str | None = None, last: int | None = None, before: str | None = None,
     ) -> Connection[HealthEvent]:
         return await health_events(info, self.pk, filter, first, after, last, before)
+
+    @strawberry.field(description="The health policy behind STALE, AT_RISK, the weekly brief and maturity.")
+    async def health_policy(self, info: strawberry.Info) -> HealthPolicy | None:
+        return await health_policy(info, self.pk)
+
+    @strawberry.field(description="A leader's view: ownership, owners outside CX or below the FTE floor, maturity "
+                                  "levels, ARR owned vs unowned, the gap ledger's losses, the weekly trend "
+                                  "(default window: the last 90 days).")
+    async def scorecard(self, info: strawberry.Info, window: WindowInput | None = None) -> Scorecard | None:
+        return await scorecard(info, window)
 
     @classmethod
     def from_row(cls, row) -> "Organization":

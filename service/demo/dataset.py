@@ -45,11 +45,12 @@ LUMEN = Org(
              Workflow("shade-match", ("CHAT", "SOCIAL"), 250), Workflow("loyalty", ("CHAT", "EMAIL"), 290),
              Workflow("shipping-delay", ("CHAT", "EMAIL", "SOCIAL"), 200),
              Workflow("order-status", ("SOCIAL",), 200, name="Order status (social)"),
-             Workflow("subscriptions", ("CHAT", "EMAIL"), 120), Workflow("damaged-item", ("CHAT",), 90)),
+             Workflow("subscriptions", ("CHAT", "EMAIL"), 120), Workflow("damaged-item", ("CHAT",), 90),
+             Workflow("ingredients", ("CHAT", "EMAIL"), 40)),
             trend(0.61, 0.59, 120),
             owners=(Owner("jordan", 420, 300, "set up the deployment", "handover to CX"),
                     Owner("maya", 300, reason="handover from engineering: CX owns the AI")),
-            cadence=Cadence(9, 31, reviews_until=2), integrations=6, extra_updates=lumen_burst,
+            cadence=Cadence(9, 31, reviews_until=2), integrations=6, extra_updates=lumen_burst, escalation="rina",
         ),
         Deployment(
             "voice-line", "Lumen Voice Line", "Helix CX", 210, {"VOICE": (13, None)},
@@ -102,6 +103,7 @@ HARBOR = Org(
             trend(0.55, 0.50, 180),
             topics={"returns": 0.50, "damaged-items": 0.25, "order-status": 0.15, "assembly": 0.10},
             owners=(Owner("priya", 260),), cadence=Cadence(3, 1, reviews_until=2), integrations=3,
+            escalation="marisol",
         ),
         Deployment(
             "store-voice", "Store Phone Assistant", "Helix CX", 330, {"VOICE": (10, None)},
@@ -147,6 +149,7 @@ NORTHWIND = Org(
             northwind_arr,
             owners=(Owner("elena", NORTHWIND_NAMED, reason="named accountable owner after the yearly CX review"),),
             cadence=Cadence(6, 1, reviews_until=1), history=NORTHWIND_LAUNCH, noise=0.01, integrations=4,
+            escalation="amara",
             pin=pin_northwind,
         ),
         Deployment(

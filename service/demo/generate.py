@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import random
 from bisect import bisect
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import accumulate
@@ -18,6 +20,13 @@ from service.demo.reference import NORTHWIND_NAMED
 from service.demo.spec import Deployment, Org, apportion, weekday
 
 SEED = 20261123
+# What cadence buys (metrics.cadence_effect finds it): a deployment kept current by a cadence gains
+# CADENCE_LIFT ARR points per workflow update made CADENCE_LAG_WEEKS ISO weeks earlier, around its own
+# mean (its level stays flat, so deployment fixed effects absorb it). Not for the reference
+# deployments whose figures are pinned, nor for one with extra updates (Lumen's launch-week burst
+# would lift its ARR by tens of points two weeks later).
+CADENCE_LAG_WEEKS = 2
+CADENCE_LIFT = 0.6
 WEEKDAY_VOLUME = (1.10, 1.05, 1.00, 1.00, 0.95, 0.85, 0.80)  # Monday .. Sunday
 # Conversations start between 07:00 and 23:00 UTC; the last ones resolve before midnight.
 HOURS = tuple(range(7, 23))
@@ -93,7 +102,24 @@ def _day(org: Org, dep: Deployment, today: date, n: int, rng: random.Random) -> 
     return Day(n, covered, uncovered, weight, round(factor * sum(rate for *_, rate in uncovered)))
 
 
-def _series(org: Org, dep: Deployment, today: date, rng: random.Random) -> Series:
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def _cadence_lift(dep: Deployment, updates: list[datetime]) -> Callable[[date], float]:
+    """The ARR lift (0-1) of the ISO week starting on a Monday, from the updates CADENCE_LAG_WEEKS before."""
+    if dep.cadence is None or dep.pin is not None or dep.extra_updates is not None or not updates:
+        return lambda monday: 0.0
+    per_week = Counter(_monday(u.date()) for u in updates)
+    first, last = min(per_week), max(per_week)
+    weeks = [first + timedelta(weeks=i) for i in range((last - first).days // 7 + 1)]
+    mean = sum(per_week[w] for w in weeks) / len(weeks)
+    lag = timedelta(weeks=CADENCE_LAG_WEEKS)
+    return lambda monday: CADENCE_LIFT / 100 * (per_week.get(monday - lag, 0) - mean)
+
+
+def _series(org: Org, dep: Deployment, today: date, rng: random.Random,
+            lift: Callable[[date], float] = lambda monday: 0.0) -> Series:
     """Plan every conversation day of the deployment into ISO-week segments with exact counts."""
     first = min(dep.history, dep.launched)
     last = (dep.stopped or 0) + 1
@@ -106,7 +132,8 @@ def _series(org: Org, dep: Deployment, today: date, rng: random.Random) -> Serie
         segments[-1].days.append(day)
     for s in segments:
         middle = (s.days[0].n + s.days[-1].n) / 2
-        s.target = min(max(dep.arr(middle) + rng.uniform(-dep.noise, dep.noise), 0.0), 1.0)
+        jitter = rng.uniform(-dep.noise, dep.noise)
+        s.target = min(max(dep.arr(middle) + jitter + lift(_monday(today - timedelta(days=s.days[0].n))), 0.0), 1.0)
         s.addressable = round(sum(d.weight for d in s.days))
         s.resolved = round(s.target * s.addressable)
     series = Series(segments, today)
@@ -197,8 +224,9 @@ def build(today: date) -> Demo:
         for dep in org.deployments:
             rng = random.Random(f"{SEED}/{org.slug}/{dep.key}")
             activity(demo, org, dep, today, rng)
+            lift = _cadence_lift(dep, [u[6] for u in demo.updates if u[0] == org.slug and u[1] == dep.key])
             writer = Writer(org, dep, today, rng)
-            for segment in _series(org, dep, today, rng).segments:
+            for segment in _series(org, dep, today, rng, lift).segments:
                 writer.segment(segment)
             org_rows.extend(writer.rows)
         # External ids count up in time order within the organization, like a real ticketing system.

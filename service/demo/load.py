@@ -134,6 +134,7 @@ async def _insert_deployments(conn: asyncpg.Connection, ids: Ids, today: date) -
         [ids.org[o.slug] for o, _ in deps], [d.key for _, d in deps], [d.name for _, d in deps],
         [",".join(d.channels) for _, d in deps], [d.vendor for _, d in deps], [d.status for _, d in deps],
         [at(today, d.launched, 6) for _, d in deps], [d.integrations for _, d in deps],
+        [ids.person[o.slug, d.escalation] if d.escalation else None for o, d in deps],
     )
     slug = {v: k for k, v in ids.org.items()}
     ids.dep.update({(slug[r["org_id"]], r["key"]): r["id"] for r in rows})

@@ -41,11 +41,12 @@ select * from unnest($1::bigint[], $2::text[], $3::text[], $4::float8[])
 returning id, org_id, key;
 
 -- name: insert_deployments
--- Channels arrive comma-separated ($4), one string per deployment.
-insert into steward.deployments (org_id, key, name, channels, vendor, status, launched_at, integrations)
-select o, k, n, string_to_array(c, ','), v, s, l, i
+-- Channels arrive comma-separated ($4), one string per deployment; $9: the escalation contact, or null.
+insert into steward.deployments (org_id, key, name, channels, vendor, status, launched_at, integrations,
+                                 escalation_person_id)
+select o, k, n, string_to_array(c, ','), v, s, l, i, e
   from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
-              $8::int[]) as x(o, k, n, c, v, s, l, i)
+              $8::int[], $9::bigint[]) as x(o, k, n, c, v, s, l, i, e)
 returning id, org_id, key;
 
 -- name: insert_workflows

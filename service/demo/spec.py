@@ -89,6 +89,7 @@ class Deployment:
     setup_by: str | None = None                # who configured it at launch, when nobody owned it
     pin: Callable[["Series"], None] | None = None      # makes a reference figure exact
     extra_updates: Callable[[date, random.Random], list] | None = None  # (days ago, hour, kind)
+    escalation: str | None = None              # the escalation contact (a person key), when one is named
 
 
 @dataclass(frozen=True)

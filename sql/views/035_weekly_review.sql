@@ -186,6 +186,11 @@ returns table (
 )
 language sql stable
 begin atomic
+    -- each window once for all the deployments (a lateral join per deployment would be quadratic)
+    with w as materialized (select date_trunc('week', p_week::timestamp)::date as wk),
+    cur as materialized (select m.* from w, metrics.deployment_window(p_deployment_ids, w.wk, w.wk + 7) m),
+    prev as materialized (select m.* from w, metrics.deployment_window(p_deployment_ids, w.wk - 7, w.wk) m),
+    base as materialized (select m.* from w, metrics.deployment_window(p_deployment_ids, w.wk - 28, w.wk) m)
     select cur.org_id, cur.deployment_id, w.wk, f.figure, f.figure_order, f.is_rate,
            f.wn, f.wd, v.w, i.w_low, i.w_high,
            f.pn, f.pd, v.p, i.p_low, i.p_high,
@@ -193,12 +198,10 @@ begin atomic
            v.w - v.p, v.w - v.b,
            i.w_low > i.b_high or i.w_high < i.b_low,
            i.w_low > i.p_high or i.w_high < i.p_low
-    from (select date_trunc('week', p_week::timestamp)::date as wk) w
-    cross join lateral metrics.deployment_window(p_deployment_ids, w.wk, w.wk + 7) cur
-    join lateral metrics.deployment_window(p_deployment_ids, w.wk - 7, w.wk) prev
-      on prev.deployment_id = cur.deployment_id
-    join lateral metrics.deployment_window(p_deployment_ids, w.wk - 28, w.wk) base
-      on base.deployment_id = cur.deployment_id
+    from w
+    cross join cur
+    join prev on prev.deployment_id = cur.deployment_id
+    join base on base.deployment_id = cur.deployment_id
     cross join lateral (values
         ('ARR', 1, true, cur.ai_resolved, cur.addressable, prev.ai_resolved, prev.addressable,
          base.ai_resolved, base.addressable),

@@ -86,10 +86,19 @@ def typenames(value) -> list[str]:
 
 def test_the_readme_marks_the_examples_this_test_runs():
     assert {h: b[:2] for h, b in marked_blocks().items()} == {
-        "The demo": ("lumen-beauty", "read"), "Automation: owners and activity": ("harbor-home", "write")}
+        "The demo": ("lumen-beauty", "read"), "Automation: owners and activity": ("harbor-home", "write"),
+        "The weekly review": ("lumen-beauty", "read")}
     for _, _, script in marked_blocks().values():
         assert re.search(r"^export TOKEN=stw_…", script, re.M)
         assert not re.search(r"<[^>\n]*>", script), "a <placeholder> the reader would have to fill in"
+
+
+async def test_the_weekly_review_query(server, demo_url, tmp_path):
+    [answer] = await run_block("The weekly review", server, demo_url, tmp_path)
+    concierge = answer["data"]["deployment"]
+    assert [f["figure"] for f in concierge["weeklyBrief"]["headline"]] == [
+        "ARR", "REOPEN_RATE", "COVERAGE", "AUTOMATION_RATE", "ESCALATION_RATE", "VOLUME"]
+    assert concierge["maturity"]["level"] == 5 and concierge["maturity"]["nextStep"] is None
 
 
 async def test_the_demo_query(server, demo_url, tmp_path):

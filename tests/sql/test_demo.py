@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from service.db.pool import connect
+from service.db.pool import connect, scope_transaction
 from service.demo.dataset import DEMO_SLUGS
 from service.demo.figures import print_reference_figures, reference_figures
 from service.demo.generate import build
@@ -198,6 +198,43 @@ async def test_the_gap_ledger_of_the_reference_deployments(db, module_db_url, ca
     assert "since Daniel Reyes left" in printed
     northwind = [line for line in printed.splitlines() if line.strip().startswith("northwind-outfitters/helpdesk")]
     assert len(northwind) == 1 and "from launch" in northwind[0]  # a year unowned, closed by Elena Novak
+
+# --- the weekly review (#13) ------------------------------------------------------------------------
+
+MATURITY = f"select m.* from metrics.maturity(array[({DEPLOYMENT})]) m order by m.duty_number"
+
+
+async def test_concierge_meets_all_five_duties_and_harbor_none(db):
+    concierge = await db.fetch(MATURITY, "lumen-beauty", "concierge")
+    assert [(r["duty"], r["met"], r["next_step"]) for r in concierge] == [
+        (duty, True, None) for duty in ("NAMED_CX_OWNER", "WEEKLY_REVIEW", "KEPT_CURRENT", "COVERAGE_GROWING",
+                                        "ESCALATION_PATH")]
+    assert concierge[0]["level"] == 5
+    assert json.loads(concierge[4]["evidence"])["escalation_contact"] == "Rina Das"
+    assert json.loads(concierge[3]["evidence"])["launches_60_days"] >= 1  # the ingredients workflow
+
+    harbor = await db.fetch(MATURITY, "harbor-home", "assistant")
+    assert harbor[0]["level"] == 0 and not harbor[0]["met"]
+    assert harbor[0]["next_step"].startswith("Name one accountable owner in CX")
+
+
+async def test_the_planted_cadence_effect_is_found_at_lag_2(db):
+    """generate.py lifts ARR by CADENCE_LIFT points per update two weeks earlier; the estimate finds it."""
+    from service.demo.generate import CADENCE_LAG_WEEKS, CADENCE_LIFT
+
+    org = await db.fetchval("select id from steward.organizations where slug = 'alder-and-pine'")
+    async with db.transaction():
+        await scope_transaction(db, org, 5000)
+        rows = await db.fetch(f"select e.* from ({TODAY}) t(today),"
+                              " metrics.cadence_effect(today - 181, today + 1, 8) e")
+    by_lag = {r["lag_weeks"]: r for r in rows}
+    planted = by_lag[CADENCE_LAG_WEEKS]
+    assert 0 < planted["ci_low"] <= CADENCE_LIFT <= planted["ci_high"], dict(planted)
+    assert max(by_lag.values(), key=lambda r: r["estimate"])["lag_weeks"] == CADENCE_LAG_WEEKS
+    # the lags next to it find nothing the interval cannot explain
+    for lag in (0, 3, 4):
+        assert by_lag[lag]["ci_low"] <= 0 <= by_lag[lag]["ci_high"] + 0.05, dict(by_lag[lag])
+
 
 # --- the rest of the data set ------------------------------------------------------------------
 
