@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from schema.activity.types import Review, WorkflowUpdate, WorkflowUpdateKind
+from schema.deployments.ref import DeploymentRef
 from schema.errors import ConflictError, NotFoundError, PermissionError, ValidationError, present
 from schema.info import Info
 from schema.instants import comparable
@@ -70,9 +71,7 @@ class RecordWorkflowUpdateSuccess:
         return present(await info.context.loaders.workflow_update.load(self.update_pk), "the workflow update")
 
     @strawberry.field(description="The deployment, as of the update (health, metrics).")
-    async def deployment(self, info: Info) -> (
-        Annotated["Deployment", strawberry.lazy("schema.deployments.types")]
-    ):
+    async def deployment(self, info: Info) -> DeploymentRef:
         return await _load_deployment(info, self.deployment_pk)
 
 
@@ -134,9 +133,7 @@ class RecordReviewSuccess:
         return present(await info.context.loaders.review.load(self.review_pk), "the review")
 
     @strawberry.field(description="The deployment, as of the review (health, metrics).")
-    async def deployment(self, info: Info) -> (
-        Annotated["Deployment", strawberry.lazy("schema.deployments.types")]
-    ):
+    async def deployment(self, info: Info) -> DeploymentRef:
         return await _load_deployment(info, self.deployment_pk)
 
 

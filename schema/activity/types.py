@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from schema.deployments.ref import DeploymentRef
 from schema.errors import present
 from schema.info import Info
 from schema.relay import (
@@ -26,7 +27,6 @@ from schema.windows import WindowInput, resolve_window
 from service.sql_files import load
 
 if TYPE_CHECKING:
-    from schema.deployments.types import Deployment
     from schema.people.types import Person
 
 SQL = load("schema.activity", "queries.sql")
@@ -92,9 +92,7 @@ class WorkflowUpdate(Node):
     workflow_id: strawberry.Private[int | None]
 
     @strawberry.field(description="The deployment changed.")
-    async def deployment(self, info: Info) -> (
-        Annotated["Deployment", strawberry.lazy("schema.deployments.types")]
-    ):
+    async def deployment(self, info: Info) -> DeploymentRef:
         return present(await info.context.loaders.deployment.load(self.deployment_id), "the deployment")
 
     @strawberry.field(description="Who made the change.")
@@ -134,9 +132,7 @@ class Review(Node):
         return await review_counted(info, self.pk)
 
     @strawberry.field(description="The deployment reviewed.")
-    async def deployment(self, info: Info) -> (
-        Annotated["Deployment", strawberry.lazy("schema.deployments.types")]
-    ):
+    async def deployment(self, info: Info) -> DeploymentRef:
         return present(await info.context.loaders.deployment.load(self.deployment_id), "the deployment")
 
     @classmethod

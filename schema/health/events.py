@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import strawberry
 
+from schema.deployments.ref import DeploymentRef
 from schema.deployments.types import HealthReasonCode, HealthStatus
 from schema.errors import present
 from schema.info import Info
@@ -16,7 +17,7 @@ from schema.relay import Connection, Node, Sort, connection, from_global_id, key
 from service.sql_files import load
 
 if TYPE_CHECKING:
-    from schema.deployments.types import Deployment
+    pass
 
 SQL = load("schema.health", "queries.sql")
 
@@ -63,9 +64,7 @@ class HealthEvent(Node):
     escalation_pk: strawberry.Private[int | None]
 
     @strawberry.field(description="The deployment whose health changed.")
-    async def deployment(self, info: Info) -> (
-        Annotated["Deployment", strawberry.lazy("schema.deployments.types")]
-    ):
+    async def deployment(self, info: Info) -> DeploymentRef:
         return present(await info.context.loaders.deployment.load(self.deployment_pk), "the deployment")
 
     @strawberry.field(description="The ownership change (audit entry) that caused it, when an ownership write did.")

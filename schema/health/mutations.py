@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from schema.deployments.ref import DeploymentRef
 from schema.errors import ConflictError, NotFoundError, PermissionError, ValidationError, present
 from schema.health.events import HealthEvent
 from schema.health.record import SQL
@@ -12,7 +13,7 @@ from schema.info import Info
 from schema.writes import IDEMPOTENCY_KEY, INPUT, REPLAYED, Write, conflict, invalid, missing, run, success, text
 
 if TYPE_CHECKING:
-    from schema.deployments.types import Deployment
+    pass
 
 MAX_NOTE = 2000
 
@@ -82,9 +83,7 @@ class SetEscalationContactSuccess:
     deployment_pk: strawberry.Private[int]
 
     @strawberry.field(description="The deployment, as changed.")
-    async def deployment(self, info: Info) -> (
-        Annotated["Deployment", strawberry.lazy("schema.deployments.types")]
-    ):
+    async def deployment(self, info: Info) -> DeploymentRef:
         return present(await info.context.loaders.deployment.load(self.deployment_pk), "the deployment")
 
 

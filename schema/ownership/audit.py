@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, overload
+from typing import TYPE_CHECKING, overload
 
 import strawberry
 
+from schema.deployments.ref import DeploymentRef
 from schema.errors import present
 from schema.info import Info
 from schema.people.types import OwnershipAssignment, Person
@@ -28,7 +29,7 @@ from schema.relay import (
 from service.sql_files import load
 
 if TYPE_CHECKING:
-    from schema.deployments.types import Deployment
+    pass
 
 SQL = load("schema.ownership", "queries.sql")
 
@@ -64,9 +65,7 @@ class OwnershipChange(Node):
     started_assignment_id: strawberry.Private[int | None]
 
     @strawberry.field(description="The deployment whose owner changed.")
-    async def deployment(self, info: Info) -> (
-        Annotated["Deployment", strawberry.lazy("schema.deployments.types")]
-    ):
+    async def deployment(self, info: Info) -> DeploymentRef:
         return present(await info.context.loaders.deployment.load(self.deployment_id), "the deployment")
 
     @strawberry.field(description="The owner before the change; null if there was none.")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, overload
 
 import strawberry
 
+from schema.deployments.ref import DeploymentRef
 from schema.errors import ConflictError, NotFoundError, PermissionError, ValidationError, present
 from schema.info import Info
 from schema.instants import comparable
@@ -86,9 +87,7 @@ class AssignOwnerSuccess:
     change_pk: strawberry.Private[int | None]
 
     @strawberry.field(description="The deployment, as of the change.")
-    async def deployment(self, info: Info) -> (
-        Annotated["Deployment", strawberry.lazy("schema.deployments.types")]
-    ):
+    async def deployment(self, info: Info) -> DeploymentRef:
         return await _deployment(info, self.deployment_pk)
 
     @strawberry.field(description="The new owner's ownership period.")
@@ -173,9 +172,7 @@ class UnassignOwnerSuccess:
     change_pk: strawberry.Private[int | None]
 
     @strawberry.field(description="The deployment, as of the change.")
-    async def deployment(self, info: Info) -> (
-        Annotated["Deployment", strawberry.lazy("schema.deployments.types")]
-    ):
+    async def deployment(self, info: Info) -> DeploymentRef:
         return await _deployment(info, self.deployment_pk)
 
     @strawberry.field(description="The owner's period this ended; null when nothing changed.")
@@ -238,9 +235,7 @@ class Handover:
     change_pk: strawberry.Private[int]
 
     @strawberry.field(description="The deployment handed over.")
-    async def deployment(self, info: Info) -> (
-        Annotated["Deployment", strawberry.lazy("schema.deployments.types")]
-    ):
+    async def deployment(self, info: Info) -> DeploymentRef:
         return await _deployment(info, self.deployment_pk)
 
     @strawberry.field(description="Who owns it now: the successor.")
@@ -280,7 +275,7 @@ class DeactivatePersonSuccess:
                                   "successor took them over.")
     async def unowned_deployments(
         self, info: Info
-    ) -> list[Annotated["Deployment", strawberry.lazy("schema.deployments.types")]]:
+    ) -> list[DeploymentRef]:
         return [await _deployment(info, pk) for pk in self.unowned_pks]
 
     @strawberry.field(description="What moved to whom: one entry per deployment handed to the successor.")

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import strawberry
 
 from schema.activity.types import WorkflowUpdate, WorkflowUpdateKind, updates_of
+from schema.deployments.ref import DeploymentRef
 from schema.errors import present
 from schema.info import Info
 from schema.relay import Connection, Node, Sort, connection, keyset_args, page_request, to_global_id
@@ -15,7 +16,7 @@ from schema.windows import WindowInput
 from service.sql_files import load
 
 if TYPE_CHECKING:
-    from schema.deployments.types import Deployment
+    pass
 
 SQL = load("schema.people", "queries.sql")
 
@@ -43,7 +44,7 @@ class Person(Node):
     @strawberry.field(description="Deployments this person owns now.")
     async def owned_deployments(
         self, info: Info
-    ) -> list[Annotated["Deployment", strawberry.lazy("schema.deployments.types")]]:
+    ) -> list[DeploymentRef]:
         return await info.context.loaders.owned_deployments.load(self.pk)
 
     @strawberry.field(description="Workflow updates this person made, newest first.")
@@ -76,9 +77,7 @@ class OwnershipAssignment(Node):
         return present(await info.context.loaders.person.load(self.person_id), "the owner")
 
     @strawberry.field(description="The deployment owned.")
-    async def deployment(self, info: Info) -> (
-        Annotated["Deployment", strawberry.lazy("schema.deployments.types")]
-    ):
+    async def deployment(self, info: Info) -> DeploymentRef:
         return present(await info.context.loaders.deployment.load(self.deployment_id), "the deployment")
 
     @classmethod
