@@ -31,10 +31,10 @@ const SmartTags = jsonPgSmartTags({
     },
     class: {
       "metrics.current_owners": {
-        tags: { foreignKey: "(deployment_id) references steward.deployments (id)", unique: "deployment_id" },
+        tags: { foreignKey: "(org_id, deployment_id) references steward.deployments (org_id, id)|@foreignFieldName metricsCurrentOwnerByDeploymentId", unique: "org_id,deployment_id" },
       },
       "metrics.deployment_health": {
-        tags: { foreignKey: "(deployment_id) references steward.deployments (id)", unique: "deployment_id" },
+        tags: { foreignKey: "(org_id, deployment_id) references steward.deployments (org_id, id)|@foreignFieldName metricsDeploymentHealthByDeploymentId", unique: "org_id,deployment_id" },
       },
     },
   },
