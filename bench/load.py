@@ -142,8 +142,8 @@ query Dashboard($org: BigInt!, $from: Date!, $to: Date!) {
   }
 }""",
     "detail": """
-query Detail($id: BigInt!, $weeksFrom: Date!, $to: Date!, $oppFrom: Date!) {
-  deploymentByRowId(rowId: $id) {
+query Detail($org: BigInt!, $id: BigInt!, $weeksFrom: Date!, $to: Date!, $oppFrom: Date!) {
+  deploymentByOrgIdAndRowId(orgId: $org, rowId: $id) {
     id key name status
     weeklyMetrics(pFrom: $weeksFrom, pTo: $to) { nodes { windowFrom conversations addressableResolutionRate
                                                          automationRate topicCoverage workflowUpdates reviews } }
@@ -424,8 +424,8 @@ class PostGraphile:
                 raise OpError("empty dashboard")
         elif op == "detail":
             org, dep = params
-            data = await self.post(org, POSTGRAPHILE["detail"], self.detail_variables(dep))
-            if data["deploymentByRowId"] is None:
+            data = await self.post(org, POSTGRAPHILE["detail"], self.detail_variables(org, dep))
+            if data["deploymentByOrgIdAndRowId"] is None:
                 raise OpError(f"deployment {dep} not found")
         elif op == "bi":
             org, after, rows = params[0], None, 0
@@ -447,9 +447,10 @@ class PostGraphile:
         elif op == "handover":
             await sql_handover(self.writer, params)
 
-    def detail_variables(self, dep: int) -> dict:
+    def detail_variables(self, org: Org, dep: int) -> dict:
+        # (org_id, id) is the key since migration 0014 dropped unique (id): PostGraphile's lookup names both
         w = {k: v.isoformat() for k, v in self.w.items()}
-        return {"id": str(dep), "weeksFrom": w["weeksFrom"], "to": w["to"], "oppFrom": w["from90"]}
+        return {"org": str(org.id), "id": str(dep), "weeksFrom": w["weeksFrom"], "to": w["to"], "oppFrom": w["from90"]}
 
     async def verify(self) -> list[str]:
         """One instance of each read op: PostGraphile's data against Steward's (the schema executed in
@@ -470,7 +471,8 @@ class PostGraphile:
         problems += _diff("dashboard", _pgl_dashboard(p), _steward_dashboard(s))
         # detail
         s = (await steward(detail_org, "detail", {"id": to_global_id("Deployment", dep)}))["deployment"]
-        p = (await self.post(detail_org, POSTGRAPHILE["detail"], self.detail_variables(dep)))["deploymentByRowId"]
+        p = (await self.post(detail_org, POSTGRAPHILE["detail"],
+                             self.detail_variables(detail_org, dep)))["deploymentByOrgIdAndRowId"]
         problems += _diff("detail", _pgl_detail(p), _steward_detail(s))
         # bi: the whole walk
         s_rows, after = [], None
