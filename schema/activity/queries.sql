@@ -4,19 +4,20 @@
 -- Filters of workflow updates: kind, and a window [from, to) of UTC dates (both null: no window).
 
 -- name: topics_by_id
-select * from steward.topics where id = any($1::bigint[]);
+select * from steward.topics where org_id = $2 and id = any($1::bigint[]);
 
 -- name: workflows_by_id
-select * from steward.workflows where id = any($1::bigint[]);
+select * from steward.workflows where org_id = $2 and id = any($1::bigint[]);
 
 -- name: workflow_updates_by_id
-select * from steward.workflow_updates where id = any($1::bigint[]);
+select * from steward.workflow_updates where org_id = $2 and id = any($1::bigint[]);
 
 -- name: reviews_by_id
-select * from steward.performance_reviews where id = any($1::bigint[]);
+select * from steward.performance_reviews where org_id = $2 and id = any($1::bigint[]);
 
 -- name: workflows_by_deployment
-select * from steward.workflows where deployment_id = any($1::bigint[]) order by deployment_id, name, id;
+select * from steward.workflows where org_id = $2 and deployment_id = any($1::bigint[])
+ order by deployment_id, name, id;
 
 -- name: workflow_updates
 -- Newest first. Filters $1 kind, $2-$3 window, $4 deployment, $5 author; keyset $6-$11.
@@ -99,13 +100,13 @@ select r.deployment_id as parent, count(*) as n
  group by r.deployment_id;
 
 -- name: deployment_exists
-select id from steward.deployments where id = $1;
+select id from steward.deployments where org_id = $2 and id = $1;
 
 -- name: person_at
-select id, active, deactivated_at from steward.persons where id = $1;
+select id, active, deactivated_at from steward.persons where org_id = $2 and id = $1;
 
 -- name: workflow_of
-select id, deployment_id from steward.workflows where id = $1;
+select id, deployment_id from steward.workflows where org_id = $2 and id = $1;
 
 -- name: insert_workflow_update
 insert into steward.workflow_updates (org_id, deployment_id, author_id, workflow_id, kind, summary, occurred_at)

@@ -20,7 +20,7 @@ SUBSCRIBABLE = (WebhookEvent.HEALTH_CHANGED, WebhookEvent.OWNER_CHANGED, Webhook
 
 
 async def _webhook(info: Info, pk: int) -> Webhook:
-    return Webhook.from_row(await info.context.db.fetchrow(SQL["webhook"], pk))
+    return Webhook.from_row(await info.context.db.fetchrow(SQL["webhook"], pk, info.context.principal.org_id))
 
 
 async def _delivery(info: Info, pk: int) -> WebhookDelivery:
@@ -235,7 +235,7 @@ async def test_webhook(info: Info, input: Annotated[TestWebhookInput, INPUT]) ->
     async def work(w: Write) -> WebhookDeliveryQueued:
         pk = w.decode(input.id, "Webhook", "id")
         await _must_be_enabled(w, pk, "id")
-        webhook = present(await w.db.fetchrow(SQL["webhook"], pk), "the webhook")
+        webhook = present(await w.db.fetchrow(SQL["webhook"], pk, w.org_id), "the webhook")
         payload = {"type": "webhook.test", "timestamp": instant(await w.now()),
                    "data": {"webhook": {"id": to_global_id("Webhook", pk), "url": webhook["url"]},
                             "message": "A test event from Steward: the endpoint and the signature work."}}

@@ -13,7 +13,7 @@ select org_id, id, url, events, description, enabled, disabled_at, disabled_reas
 select org_id, id, url, events, description, enabled, disabled_at, disabled_reason, consecutive_failures,
        created_at, updated_at
   from steward.webhooks
- where id = $1;
+ where org_id = $2 and id = $1;
 
 -- name: deliveries
 -- One endpoint's deliveries (optionally of one status), newest first (by id); keyset $3-$8

@@ -34,8 +34,10 @@ PINNED = re.compile(rf"\b(?:\w+\.)?org_id = (?:{_CONSTANT}|ANY \('\{{[\d,]+\}}':
                     rf"|{_CONSTANT} = (?:\w+\.)?org_id\b")
 # org_id equal to another table's org_id: a co-located join, single-shard when that table is pinned.
 JOINED = re.compile(r"\b(?:\w+\.)?org_id = \w+\.org_id\b")
-# Statements EXPLAIN can take.
-EXPLAINABLE = re.compile(r"^\s*(?:--[^\n]*\n\s*)*(?:select|with|insert|update|delete|values|merge)\b", re.I)
+_COMMENTS = r"^\s*(?:--[^\n]*\n\s*)*"
+# Statements EXPLAIN can take; the others (create temp table, analyze, drop, listen) are utility statements.
+EXPLAINABLE = re.compile(_COMMENTS + r"(?:select|with|insert|update|delete|values|merge)\b", re.I)
+TEMP_TABLE = re.compile(_COMMENTS + r"create\s+temp", re.I)
 SCAN_CONDITIONS = ("Index Cond", "Recheck Cond", "Filter", "TID Cond")
 
 
@@ -78,13 +80,13 @@ class Capture:
 
     def temp_tables(self) -> list[str]:
         """The `create temp table` statements that ran: replayed before EXPLAIN of what reads them."""
-        return list(dict.fromkeys(q for q, _ in self.calls if re.match(r"\s*create\s+temp", q, re.I)))
+        return list(dict.fromkeys(q for q, _ in self.calls if TEMP_TABLE.match(q)))
 
 
 @dataclass
 class Verdict:
     statement: str
-    kind: str  # "pinned", "unpinned", "no tenant table", "not explainable"
+    kind: str  # "pinned", "unpinned", "no tenant table", "utility", "explain failed"
     scans: list[str] = field(default_factory=list)  # the tenant-table scans that are not pinned
     detail: str = ""
 
@@ -121,7 +123,7 @@ async def judge(conn: asyncpg.Connection, statement: str, query: str, args: tupl
                 temp_tables: list[str]) -> Verdict:
     """EXPLAIN the statement with its arguments in a transaction that is rolled back, and classify it."""
     if not EXPLAINABLE.match(query):
-        return Verdict(statement, "not explainable", detail=query.split("\n")[-1][:80])
+        return Verdict(statement, "utility")
     tx = conn.transaction()
     await tx.start()
     try:
@@ -130,7 +132,7 @@ async def judge(conn: asyncpg.Connection, statement: str, query: str, args: tupl
             await conn.execute(ddl)
         plan = json.loads(await conn.fetchval(f"explain (verbose, format json) {query}", *args))[0]["Plan"]
     except asyncpg.PostgresError as error:
-        return Verdict(statement, "not explainable", detail=f"{type(error).__name__}: {error}")
+        return Verdict(statement, "explain failed", detail=f"{type(error).__name__}: {error}")
     finally:
         await tx.rollback()
     kind, scans = classify(plan, tenant)
