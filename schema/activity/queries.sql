@@ -23,7 +23,7 @@ select * from steward.workflows where org_id = $2 and deployment_id = any($1::bi
 -- Newest first. Filters $1 kind, $2-$3 window, $4 deployment, $5 author; keyset $6-$11.
 select t.*
   from steward.workflow_updates t
- where ($1::text is null or t.kind = $1)
+ where t.org_id = $12 and ($1::text is null or t.kind = $1)
    and ($2::date is null or (t.occurred_at >= internals.utc($2::date) and t.occurred_at < internals.utc($3::date)))
    and ($4::bigint is null or t.deployment_id = $4) and ($5::bigint is null or t.author_id = $5)
    and ($6::text is null or (t.occurred_at, t.id) > ($6::text::timestamptz, $7::bigint))
@@ -34,7 +34,7 @@ select t.*
 -- name: count_workflow_updates
 select count(*)
   from steward.workflow_updates t
- where ($1::text is null or t.kind = $1)
+ where t.org_id = $6 and ($1::text is null or t.kind = $1)
    and ($2::date is null or (t.occurred_at >= internals.utc($2::date) and t.occurred_at < internals.utc($3::date)))
    and ($4::bigint is null or t.deployment_id = $4) and ($5::bigint is null or t.author_id = $5);
 
@@ -43,7 +43,7 @@ select count(*)
 select *
   from (select t.*, row_number() over (partition by t.deployment_id order by t.occurred_at desc, t.id desc) as _rn
           from steward.workflow_updates t
-         where t.deployment_id = any($1::bigint[]) and ($2::text is null or t.kind = $2)
+         where t.org_id = $6 and t.deployment_id = any($1::bigint[]) and ($2::text is null or t.kind = $2)
            and ($3::date is null or (t.occurred_at >= internals.utc($3::date)
                                      and t.occurred_at < internals.utc($4::date)))) x
  where _rn <= $5
@@ -54,7 +54,7 @@ select *
 select *
   from (select t.*, row_number() over (partition by t.author_id order by t.occurred_at desc, t.id desc) as _rn
           from steward.workflow_updates t
-         where t.author_id = any($1::bigint[]) and ($2::text is null or t.kind = $2)
+         where t.org_id = $6 and t.author_id = any($1::bigint[]) and ($2::text is null or t.kind = $2)
            and ($3::date is null or (t.occurred_at >= internals.utc($3::date)
                                      and t.occurred_at < internals.utc($4::date)))) x
  where _rn <= $5
@@ -63,14 +63,14 @@ select *
 -- name: workflow_update_counts_by_deployment
 select t.deployment_id as parent, count(*) as n
   from steward.workflow_updates t
- where t.deployment_id = any($1::bigint[]) and ($2::text is null or t.kind = $2)
+ where t.org_id = $5 and t.deployment_id = any($1::bigint[]) and ($2::text is null or t.kind = $2)
    and ($3::date is null or (t.occurred_at >= internals.utc($3::date) and t.occurred_at < internals.utc($4::date)))
  group by t.deployment_id;
 
 -- name: workflow_update_counts_by_author
 select t.author_id as parent, count(*) as n
   from steward.workflow_updates t
- where t.author_id = any($1::bigint[]) and ($2::text is null or t.kind = $2)
+ where t.org_id = $5 and t.author_id = any($1::bigint[]) and ($2::text is null or t.kind = $2)
    and ($3::date is null or (t.occurred_at >= internals.utc($3::date) and t.occurred_at < internals.utc($4::date)))
  group by t.author_id;
 
@@ -78,7 +78,7 @@ select t.author_id as parent, count(*) as n
 -- One deployment's ($1) reviews, newest first; keyset $2-$7.
 select r.*
   from steward.performance_reviews r
- where r.deployment_id = $1
+ where r.org_id = $8 and r.deployment_id = $1
    and ($2::text is null or (r.reviewed_at, r.id) > ($2::text::timestamptz, $3::bigint))
    and ($4::text is null or (r.reviewed_at, r.id) < ($4::text::timestamptz, $5::bigint))
  order by case when $6 then r.reviewed_at end desc, case when $6 then r.id end desc, r.reviewed_at, r.id
@@ -89,14 +89,14 @@ select r.*
 select *
   from (select r.*, row_number() over (partition by r.deployment_id order by r.reviewed_at desc, r.id desc) as _rn
           from steward.performance_reviews r
-         where r.deployment_id = any($1::bigint[])) x
+         where r.org_id = $3 and r.deployment_id = any($1::bigint[])) x
  where _rn <= $2
  order by deployment_id, _rn;
 
 -- name: review_counts_by_deployment
 select r.deployment_id as parent, count(*) as n
   from steward.performance_reviews r
- where r.deployment_id = any($1::bigint[])
+ where r.org_id = $2 and r.deployment_id = any($1::bigint[])
  group by r.deployment_id;
 
 -- name: deployment_exists

@@ -9,7 +9,7 @@ select * from steward.ownership_changes where org_id = $2 and id = any($1::bigin
 -- (the owner before or after), $3 action; keyset $4-$9.
 select c.*
   from steward.ownership_changes c
- where ($1::bigint is null or c.deployment_id = $1)
+ where c.org_id = $10 and ($1::bigint is null or c.deployment_id = $1)
    and ($2::bigint is null or c.previous_person_id = $2 or c.new_person_id = $2)
    and ($3::text is null or c.action = $3)
    and ($4::text is null or (c.id, c.id) > ($4::text::bigint, $5::bigint))
@@ -20,7 +20,7 @@ select c.*
 -- name: count_audit_log
 select count(*)
   from steward.ownership_changes c
- where ($1::bigint is null or c.deployment_id = $1)
+ where c.org_id = $4 and ($1::bigint is null or c.deployment_id = $1)
    and ($2::bigint is null or c.previous_person_id = $2 or c.new_person_id = $2)
    and ($3::text is null or c.action = $3);
 
@@ -29,14 +29,14 @@ select count(*)
 select *
   from (select c.*, row_number() over (partition by c.deployment_id order by c.id desc) as _rn
           from steward.ownership_changes c
-         where c.deployment_id = any($1::bigint[])) x
+         where c.org_id = $3 and c.deployment_id = any($1::bigint[])) x
  where _rn <= $2
  order by deployment_id, _rn;
 
 -- name: change_counts_by_deployment
 select c.deployment_id as parent, count(*) as n
   from steward.ownership_changes c
- where c.deployment_id = any($1::bigint[])
+ where c.org_id = $2 and c.deployment_id = any($1::bigint[])
  group by c.deployment_id;
 
 -- name: record_change

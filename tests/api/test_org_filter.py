@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from schema.relay import to_global_id
 from service.config import Settings
 from service.db.pool import connect
 from service.events.evaluator import Evaluator
@@ -31,17 +32,56 @@ from .test_scopes import CASES, document
 
 ALL_SCOPES = "read,write:owners,write:activity,admin"
 
+# What the matrix's one-kind-per-case selections do not reach: nested lists (first pages batched
+# across parents, and a later page), node lookups of every kind, root lists with their counts.
+DEEP = """
+query($d: ID!, $p: ID!) {
+  deployment(id: $d) {
+    escalationContact { id } currentOwnership { id } ownershipHistory { id } ownershipGaps { startedAt }
+    workflows { id topic { id } }
+    workflowUpdates(first: 2) { totalCount edges { node { id author { id } workflow { id } } } }
+    later: workflowUpdates(last: 1) { edges { node { id } } }
+    reviews(first: 2) { totalCount edges { node { id reviewer { id } } } }
+    laterReviews: reviews(last: 1) { edges { node { id } } }
+    auditLog(first: 2) { totalCount edges { node { id } } }
+    laterAudit: auditLog(last: 1) { edges { node { id } } }
+    topicOpportunities(first: 3) { topic { id } }
+  }
+  person: node(id: $p) {
+    ... on Person { ownedDeployments { id } workflowUpdates(first: 2) { totalCount edges { node { id } } } }
+  }
+  workflowUpdates(first: 2) { totalCount edges { node { id } } }
+  auditLog(first: 2) { totalCount edges { node { id } } }
+}
+"""
+CREATE_PERSON = """
+mutation($input: CreatePersonInput!) { createPerson(input: $input) { __typename } }
+"""
+
 # Cross-organization by design: these run outside any one organization's request, on every
 # organization's rows, and stay multi-shard under Citus.
 CROSS_ORGANIZATION = {
-    "service/events/evaluator.sql:organization_ids": "the evaluator lists the organizations to visit",
     "service/events/webhook_worker.sql:claim": "the worker claims due deliveries of every organization",
     "service/events/webhook_worker.sql:seconds_until_due": "the worker's next due delivery, any organization",
 }
 
-# Unpinned today: row-level security alone keeps them in the caller's organization, so under Citus
-# they go to every shard (results correct, one round trip per shard). Each needs `org_id = $n`.
-RLS_ONLY: dict[str, str] = {}
+# Unpinned today: calls of `metrics` functions and views (the contract BI tools and the compiler read,
+# signatures fixed) that take deployment ids, not an organization. Inlined, their inner scans filter by
+# id, and row-level security keeps them in the caller's organization; under Citus they go to every
+# shard (results correct) unless the functions are distributed by an organization argument
+# (docs/scale-out.md). An outer `org_id = $n` does not reach the scans inside their CTEs.
+METRICS = "metrics function over deployment ids: RLS only inside"
+RLS_ONLY: dict[str, str] = {
+    "schema/queries.sql:health": METRICS,
+    "schema/queries.sql:window_metrics": METRICS,
+    "schema/queries.sql:weekly_metrics": METRICS,
+    "schema/queries.sql:topic_opportunities": METRICS,
+    "schema/ownership/gaps.sql:ownership_gaps": METRICS,
+    "schema/organizations/queries.sql:ownership_overview": "metrics.ownership_overview reads metrics.deployment_health,"
+                                                          " metrics.health over every deployment: RLS only inside",
+    "schema/organizations/queries.sql:ownership_impact": "metrics.deployment_week_facts pins org_id ="
+                                                        " (select steward.current_org_id()): a function, not $n",
+}
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +102,13 @@ async def capture(module_db_url):
                     seen.add((case.operation, case.field, case.kind))
                     await api.post(*document(case, org), token=token)
             await api.data(DASHBOARD, {"first": 10}, token)
+            await api.data(DEEP, {"d": org.deployment(0), "p": org.person(0)}, token)
+            ids = [row["id"] for row in await all_nodes(module_db_url, org.id)]
+            for node_id in ids:
+                await api.post("query($id: ID!) { node(id: $id) { id } }", {"id": node_id}, token)
+            person = {"name": "Idem Potent", "email": "idem@example.com", "function": "CX", "idempotencyKey": "k-1"}
+            for _ in range(2):  # the second is answered from the key
+                await api.data(CREATE_PERSON, {"input": person}, token)
             started = datetime.now(UTC) - timedelta(days=1)
             rows = "".join(
                 f'{{"externalId": "of-{i}", "deploymentKey": "bot-{i % 2}", "topic": "returns", "channel": "CHAT",'
@@ -86,6 +133,24 @@ async def capture(module_db_url):
             await lifespan.__aexit__(None, None, None)
             await receiver.down()
     return log
+
+
+async def all_nodes(db_url: str, org_id: int) -> list:
+    """The global id of one row of each node type of the organization."""
+    conn = await connect(db_url)
+    try:
+        found = []
+        for type_name, table in (("Deployment", "deployments"), ("Person", "persons"), ("Topic", "topics"),
+                                 ("Workflow", "workflows"), ("WorkflowUpdate", "workflow_updates"),
+                                 ("Review", "performance_reviews"), ("OwnershipChange", "ownership_changes"),
+                                 ("OwnershipAssignment", "ownership_assignments"), ("HealthEvent", "health_events"),
+                                 ("Webhook", "webhooks")):
+            pk = await conn.fetchval(f"select min(id) from steward.{table} where org_id = $1", org_id)
+            if pk is not None:
+                found.append({"id": to_global_id(type_name, pk)})
+        return found
+    finally:
+        await conn.close()
 
 
 async def verdicts(capture: Capture, db_url: str) -> dict[str, Verdict]:
