@@ -98,7 +98,7 @@ class Loaders:
                                       org)
         self.ownership_gaps = many_per_key(db, GAPS["ownership_gaps"], "deployment_id", OwnershipGap.from_row)
         self.webhook_attempts = many_per_key(db, WEBHOOKS["attempts"], "delivery_id", WebhookAttempt.from_row,
-                                             (ATTEMPTS_SHOWN,))
+                                             (ATTEMPTS_SHOWN, org_id))
         self._keyed: dict[tuple, DataLoader] = {}
 
     def _memo(self, key: tuple[Hashable, ...], make: Callable[[], DataLoader[int, T]]) -> DataLoader[int, T]:

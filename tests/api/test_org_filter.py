@@ -54,6 +54,21 @@ query($d: ID!, $p: ID!) {
   auditLog(first: 2) { totalCount edges { node { id } } }
 }
 """
+WEBHOOKS = """
+query($slug: String!) { organization(slug: $slug) {
+  webhooks { id deliveries(first: 5) { totalCount edges { node { id attempts { attempt } } } }
+             later: deliveries(last: 1) { edges { node { id } } } }
+  healthEvents(first: 5) { totalCount edges { node { id deployment { id } acknowledgement { note } } } } } }
+"""
+REVIEW = """
+query($d: ID!) { deployment(id: $d) { weeklyBrief { week } maturity { level } } }
+"""
+WRITES = {
+    "redeliverWebhookDelivery": "RedeliverWebhookDeliveryInput",
+    "acknowledgeHealthEvent": "AcknowledgeHealthEventInput",
+    "updateWebhook": "UpdateWebhookInput",
+    "deleteWebhook": "DeleteWebhookInput",
+}
 CREATE_PERSON = """
 mutation($input: CreatePersonInput!) { createPerson(input: $input) { __typename } }
 """
@@ -128,6 +143,19 @@ async def capture(module_db_url):
             while not any("webhook_worker.sql:succeeded" in n for n in log.by_statement(named_statements())):
                 assert time.monotonic() < deadline, "the webhook worker never recorded a success"
                 await receiver.wait_for(0, timeout=0.1)
+            await api.gql(REVIEW, {"d": org.deployment(0)}, token)
+            seen_hooks = (await api.data(WEBHOOKS, {"slug": org.slug}, token))["organization"]
+            hook = seen_hooks["webhooks"][0]
+            inputs = {"redeliverWebhookDelivery": {"id": hook["deliveries"]["edges"][0]["node"]["id"]},
+                      "updateWebhook": {"id": hook["id"], "description": "org filter"},
+                      "deleteWebhook": {"id": hook["id"]}}
+            events = seen_hooks["healthEvents"]["edges"]
+            if events:
+                inputs["acknowledgeHealthEvent"] = {"eventId": events[0]["node"]["id"], "note": "seen"}
+            for name, value in inputs.items():
+                body = await api.gql(f"mutation($input: {WRITES[name]}!) {{ {name}(input: $input) {{ __typename }} }}",
+                                     {"input": value}, token)
+                assert "errors" not in body, body
         finally:
             await api.client.aclose()
             await lifespan.__aexit__(None, None, None)
@@ -157,7 +185,8 @@ async def verdicts(capture: Capture, db_url: str) -> dict[str, Verdict]:
     """{statement: verdict} of every named statement that ran; the worst of up to 5 distinct runs."""
     names = named_statements()
     text = {name: query for query, name in names.items()}
-    order = {"pinned": 0, "no tenant table": 0, "utility": 0, "unpinned": 1, "explain failed": 2}
+    order = {"pinned": 0, "no tenant table": 0, "utility": 0, "through functions": 1, "unpinned": 2,
+             "explain failed": 3}
     found: dict[str, Verdict] = {}
     conn = await connect(db_url)
     try:
@@ -175,10 +204,10 @@ async def verdicts(capture: Capture, db_url: str) -> dict[str, Verdict]:
 async def test_every_statement_on_tenant_tables_names_its_organization(capture, module_db_url):
     found = await verdicts(capture, module_db_url)
     kinds = {kind: sorted(n for n, v in found.items() if v.kind == kind)
-             for kind in ("pinned", "unpinned", "no tenant table", "utility", "explain failed")}
+             for kind in ("pinned", "unpinned", "through functions", "no tenant table", "utility", "explain failed")}
     print(f"\n{len(found)} named statements ran: "
           + ", ".join(f"{len(names)} {kind}" for kind, names in kinds.items()))
-    for name in kinds["unpinned"] + kinds["explain failed"]:
+    for name in kinds["unpinned"] + kinds["through functions"] + kinds["explain failed"]:
         print(f"  {found[name].kind}: {name} {found[name].scans or found[name].detail}")
 
     assert kinds["explain failed"] == []
