@@ -61,7 +61,15 @@ query($slug: String!) { organization(slug: $slug) {
   healthEvents(first: 5) { totalCount edges { node { id deployment { id } acknowledgement { note } } } } } }
 """
 REVIEW = """
-query($d: ID!) { deployment(id: $d) { weeklyBrief { week } maturity { level } } }
+query($d: ID!, $slug: String!) {
+  deployment(id: $d) {
+    weeklyBrief { weekStart headline { __typename } topicsToFix { __typename } topicsToAdd { __typename }
+                  staleWorkflows { __typename } openEvents { id } }
+    maturity { level }
+    topics(first: 2) { totalCount edges { node { __typename } } }
+  }
+  organization(slug: $slug) { scorecard { __typename } healthPolicy { __typename } }
+}
 """
 WRITES = {
     "redeliverWebhookDelivery": "RedeliverWebhookDeliveryInput",
@@ -92,6 +100,17 @@ RLS_ONLY: dict[str, str] = {
     "schema/queries.sql:weekly_metrics": METRICS,
     "schema/queries.sql:topic_opportunities": METRICS,
     "schema/ownership/gaps.sql:ownership_gaps": METRICS,
+    "schema/review/queries.sql:headline": METRICS,
+    "schema/review/queries.sql:maturity": METRICS,
+    "schema/review/queries.sql:open_events": METRICS,
+    "schema/review/queries.sql:scorecard": METRICS,
+    "schema/review/queries.sql:scorecard_weeks": METRICS,
+    "schema/review/queries.sql:stale_workflows": METRICS,
+    "schema/review/queries.sql:topics_count": METRICS,
+    "schema/review/queries.sql:topics_page": METRICS,
+    "schema/review/queries.sql:topics_to_add": METRICS,
+    "schema/review/queries.sql:topics_to_fix": METRICS,
+    "schema/review/queries.sql:weekly_brief": METRICS,
     "schema/organizations/queries.sql:ownership_overview": "metrics.ownership_overview reads metrics.deployment_health,"
                                                           " metrics.health over every deployment: RLS only inside",
     "schema/organizations/queries.sql:ownership_impact": "metrics.deployment_week_facts pins org_id ="
@@ -143,7 +162,7 @@ async def capture(module_db_url):
             while not any("webhook_worker.sql:succeeded" in n for n in log.by_statement(named_statements())):
                 assert time.monotonic() < deadline, "the webhook worker never recorded a success"
                 await receiver.wait_for(0, timeout=0.1)
-            await api.gql(REVIEW, {"d": org.deployment(0)}, token)
+            await api.data(REVIEW, {"d": org.deployment(0), "slug": org.slug}, token)
             seen_hooks = (await api.data(WEBHOOKS, {"slug": org.slug}, token))["organization"]
             hook = seen_hooks["webhooks"][0]
             inputs = {"redeliverWebhookDelivery": {"id": hook["deliveries"]["edges"][0]["node"]["id"]},
