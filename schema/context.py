@@ -88,11 +88,11 @@ class Context:
     clock_pinned: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.db)
+        self.loaders = Loaders(self.db, self.principal.org_id)
 
     def read_afresh(self, db: Db | None = None) -> None:
         """Forget what this request has read (after a write, or for a subscription's next event on `db`)."""
         if db is not None:
             self.db = db
-        self.loaders = Loaders(self.db)
+        self.loaders = Loaders(self.db, self.principal.org_id)
         self.today = None

@@ -9,7 +9,7 @@ returning key;
 -- name: forget_expired
 -- Lazy expiry of the token's old keys; rows another request is already deleting are skipped, not waited for.
 delete from steward.idempotency_keys
- where (org_id, token_id, key) in (
+ where org_id = $1 and (org_id, token_id, key) in (
        select org_id, token_id, key from steward.idempotency_keys
         where org_id = $1 and token_id = $2 and created_at < now() - $3::interval
           for update skip locked);

@@ -69,30 +69,36 @@ def many_per_key(db: Db, sql: str, key: str, build: Callable[[Row], T], extra: t
 
 
 class Loaders:
-    def __init__(self, db: Db):
+    def __init__(self, db: Db, org_id: int):
         self.db = db
+        # Statements by id or by parent name the organization too ($2): under Citus that routes them to
+        # its one shard, which row-level security's current_org_id() can't (docs/scale-out.md).
+        org = (org_id,)
         self.organization = one_per_key(db, ORGANIZATIONS["organizations_by_id"], Organization.from_row)
-        self.deployment = one_per_key(db, DEPLOYMENTS["deployments_by_id"], Deployment.from_row)
-        self.person = one_per_key(db, PEOPLE["persons_by_id"], Person.from_row)
-        self.topic = one_per_key(db, ACTIVITY["topics_by_id"], Topic.from_row)
-        self.workflow = one_per_key(db, ACTIVITY["workflows_by_id"], Workflow.from_row)
+        self.deployment = one_per_key(db, DEPLOYMENTS["deployments_by_id"], Deployment.from_row, extra=org)
+        self.person = one_per_key(db, PEOPLE["persons_by_id"], Person.from_row, extra=org)
+        self.topic = one_per_key(db, ACTIVITY["topics_by_id"], Topic.from_row, extra=org)
+        self.workflow = one_per_key(db, ACTIVITY["workflows_by_id"], Workflow.from_row, extra=org)
         self.assignment = one_per_key(db, PEOPLE["assignments_by_id"], OwnershipAssignment.from_row,
-                                      key="assignment_id")
-        self.workflow_update = one_per_key(db, ACTIVITY["workflow_updates_by_id"], WorkflowUpdate.from_row)
-        self.review = one_per_key(db, ACTIVITY["reviews_by_id"], Review.from_row)
-        self.ownership_change = one_per_key(db, OWNERSHIP["changes_by_id"], OwnershipChange.from_row)
-        self.health_event = one_per_key(db, HEALTH["events_by_id"], HealthEvent.from_row)
+                                      key="assignment_id", extra=org)
+        self.workflow_update = one_per_key(db, ACTIVITY["workflow_updates_by_id"], WorkflowUpdate.from_row, extra=org)
+        self.review = one_per_key(db, ACTIVITY["reviews_by_id"], Review.from_row, extra=org)
+        self.ownership_change = one_per_key(db, OWNERSHIP["changes_by_id"], OwnershipChange.from_row, extra=org)
+        self.health_event = one_per_key(db, HEALTH["events_by_id"], HealthEvent.from_row, extra=org)
         self.health_event_acknowledgement = one_per_key(
-            db, HEALTH["acknowledgements_by_event"], HealthEventAcknowledgement.from_row, key="event_id")
+            db, HEALTH["acknowledgements_by_event"], HealthEventAcknowledgement.from_row, key="event_id", extra=org)
         # the current owner's row (person_id, assignment_id, tenure_days) of each deployment
-        self.owner = one_per_key(db, PEOPLE["current_owners"], _row, key="deployment_id")
+        self.owner = one_per_key(db, PEOPLE["current_owners"], _row, key="deployment_id", extra=org)
         self.health = one_per_key(db, SHARED["health"], Health.from_row, key="deployment_id")
-        self.history = many_per_key(db, PEOPLE["ownership_history"], "deployment_id", OwnershipAssignment.from_row)
-        self.owned_deployments = many_per_key(db, DEPLOYMENTS["owned_deployments"], "person_id", Deployment.from_row)
-        self.workflows = many_per_key(db, ACTIVITY["workflows_by_deployment"], "deployment_id", Workflow.from_row)
+        self.history = many_per_key(db, PEOPLE["ownership_history"], "deployment_id", OwnershipAssignment.from_row,
+                                    org)
+        self.owned_deployments = many_per_key(db, DEPLOYMENTS["owned_deployments"], "person_id", Deployment.from_row,
+                                              org)
+        self.workflows = many_per_key(db, ACTIVITY["workflows_by_deployment"], "deployment_id", Workflow.from_row,
+                                      org)
         self.ownership_gaps = many_per_key(db, GAPS["ownership_gaps"], "deployment_id", OwnershipGap.from_row)
         self.webhook_attempts = many_per_key(db, WEBHOOKS["attempts"], "delivery_id", WebhookAttempt.from_row,
-                                             (ATTEMPTS_SHOWN,))
+                                             (ATTEMPTS_SHOWN, org_id))
         self._keyed: dict[tuple, DataLoader] = {}
 
     def _memo(self, key: tuple[Hashable, ...], make: Callable[[], DataLoader[int, T]]) -> DataLoader[int, T]:

@@ -234,19 +234,20 @@ class NestedList:
     """A list under each parent (a deployment's reviews, a person's updates): the statements that read it."""
 
     parent: str  # the column that names the parent
-    first_pages: str  # the first page of many parents: $1 the parents, then the filters, then the limit
-    sizes: str  # (parent, n) of many parents: $1 the parents, then the filters
-    page: str  # any page of one parent: its own arguments, then the keyset ones (keyset_args)
+    first_pages: str  # the first page of many parents: $1 the parents, then the filters, the limit, the org
+    sizes: str  # (parent, n) of many parents: $1 the parents, then the filters, then the org
+    page: str  # any page of one parent: its own arguments, then the keyset ones (keyset_args), then the org
 
 
 async def nested_connection(info: Info, nested: NestedList, parent_id: int, page: PageRequest, sort: Sort,
                             build: Callable[[Any], T], filters: tuple = (), page_args: tuple = ()) -> Connection[T]:
     """One parent's page of a nested list; first pages (the common case) are batched across parents."""
     ctx = info.context
-    counts = ctx.loaders.counts(nested.sizes, filters)
+    org = ctx.principal.org_id  # the last argument of each of the three statements (docs/scale-out.md)
+    counts = ctx.loaders.counts(nested.sizes, (*filters, org))
     if page.from_start:
-        rows = await ctx.loaders.first_pages(nested.first_pages, nested.parent, (*filters, page.limit + 1)).load(
-            parent_id)
+        rows = await ctx.loaders.first_pages(nested.first_pages, nested.parent,
+                                             (*filters, page.limit + 1, org)).load(parent_id)
     else:
-        rows = await ctx.db.fetch(nested.page, *page_args, *keyset_args(sort, page))
+        rows = await ctx.db.fetch(nested.page, *page_args, *keyset_args(sort, page), org)
     return connection(rows, page, sort, build, lambda: counts.load(parent_id))

@@ -23,7 +23,7 @@ MAX_DECISIONS = 50
 
 async def _deployment(w: Write, global_id: str) -> int:
     pk = w.decode(global_id, "Deployment", "deploymentId")
-    if await w.db.fetchval(SQL["deployment_exists"], pk) is None:
+    if await w.db.fetchval(SQL["deployment_exists"], pk, w.org_id) is None:
         raise missing("Deployment", "deploymentId")
     w.touch(pk)  # an update or a review can end STALE or AT_RISK
     return pk
@@ -32,7 +32,7 @@ async def _deployment(w: Write, global_id: str) -> int:
 async def _person_at(w: Write, global_id: str, field: str, at: datetime) -> int:
     """A person who was with the organization at `at` (a deactivated person's past work may be recorded)."""
     pk = w.decode(global_id, "Person", field)
-    row = await w.db.fetchrow(SQL["person_at"], pk)
+    row = await w.db.fetchrow(SQL["person_at"], pk, w.org_id)
     if row is None:
         raise missing("Person", field)
     if not row["active"] and at > comparable(row["deactivated_at"]):
@@ -93,7 +93,7 @@ async def record_workflow_update(
         workflow_id = None
         if input.workflow_id is not None:
             workflow_id = w.decode(input.workflow_id, "Workflow", "workflowId")
-            workflow = await w.db.fetchrow(SQL["workflow_of"], workflow_id)
+            workflow = await w.db.fetchrow(SQL["workflow_of"], workflow_id, w.org_id)
             if workflow is None:
                 raise missing("Workflow", "workflowId")
             if workflow["deployment_id"] != deployment_id:

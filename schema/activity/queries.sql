@@ -4,25 +4,26 @@
 -- Filters of workflow updates: kind, and a window [from, to) of UTC dates (both null: no window).
 
 -- name: topics_by_id
-select * from steward.topics where id = any($1::bigint[]);
+select * from steward.topics where org_id = $2 and id = any($1::bigint[]);
 
 -- name: workflows_by_id
-select * from steward.workflows where id = any($1::bigint[]);
+select * from steward.workflows where org_id = $2 and id = any($1::bigint[]);
 
 -- name: workflow_updates_by_id
-select * from steward.workflow_updates where id = any($1::bigint[]);
+select * from steward.workflow_updates where org_id = $2 and id = any($1::bigint[]);
 
 -- name: reviews_by_id
-select * from steward.performance_reviews where id = any($1::bigint[]);
+select * from steward.performance_reviews where org_id = $2 and id = any($1::bigint[]);
 
 -- name: workflows_by_deployment
-select * from steward.workflows where deployment_id = any($1::bigint[]) order by deployment_id, name, id;
+select * from steward.workflows where org_id = $2 and deployment_id = any($1::bigint[])
+ order by deployment_id, name, id;
 
 -- name: workflow_updates
 -- Newest first. Filters $1 kind, $2-$3 window, $4 deployment, $5 author; keyset $6-$11.
 select t.*
   from steward.workflow_updates t
- where ($1::text is null or t.kind = $1)
+ where t.org_id = $12 and ($1::text is null or t.kind = $1)
    and ($2::date is null or (t.occurred_at >= internals.utc($2::date) and t.occurred_at < internals.utc($3::date)))
    and ($4::bigint is null or t.deployment_id = $4) and ($5::bigint is null or t.author_id = $5)
    and ($6::text is null or (t.occurred_at, t.id) > ($6::text::timestamptz, $7::bigint))
@@ -33,7 +34,7 @@ select t.*
 -- name: count_workflow_updates
 select count(*)
   from steward.workflow_updates t
- where ($1::text is null or t.kind = $1)
+ where t.org_id = $6 and ($1::text is null or t.kind = $1)
    and ($2::date is null or (t.occurred_at >= internals.utc($2::date) and t.occurred_at < internals.utc($3::date)))
    and ($4::bigint is null or t.deployment_id = $4) and ($5::bigint is null or t.author_id = $5);
 
@@ -42,7 +43,7 @@ select count(*)
 select *
   from (select t.*, row_number() over (partition by t.deployment_id order by t.occurred_at desc, t.id desc) as _rn
           from steward.workflow_updates t
-         where t.deployment_id = any($1::bigint[]) and ($2::text is null or t.kind = $2)
+         where t.org_id = $6 and t.deployment_id = any($1::bigint[]) and ($2::text is null or t.kind = $2)
            and ($3::date is null or (t.occurred_at >= internals.utc($3::date)
                                      and t.occurred_at < internals.utc($4::date)))) x
  where _rn <= $5
@@ -53,7 +54,7 @@ select *
 select *
   from (select t.*, row_number() over (partition by t.author_id order by t.occurred_at desc, t.id desc) as _rn
           from steward.workflow_updates t
-         where t.author_id = any($1::bigint[]) and ($2::text is null or t.kind = $2)
+         where t.org_id = $6 and t.author_id = any($1::bigint[]) and ($2::text is null or t.kind = $2)
            and ($3::date is null or (t.occurred_at >= internals.utc($3::date)
                                      and t.occurred_at < internals.utc($4::date)))) x
  where _rn <= $5
@@ -62,14 +63,14 @@ select *
 -- name: workflow_update_counts_by_deployment
 select t.deployment_id as parent, count(*) as n
   from steward.workflow_updates t
- where t.deployment_id = any($1::bigint[]) and ($2::text is null or t.kind = $2)
+ where t.org_id = $5 and t.deployment_id = any($1::bigint[]) and ($2::text is null or t.kind = $2)
    and ($3::date is null or (t.occurred_at >= internals.utc($3::date) and t.occurred_at < internals.utc($4::date)))
  group by t.deployment_id;
 
 -- name: workflow_update_counts_by_author
 select t.author_id as parent, count(*) as n
   from steward.workflow_updates t
- where t.author_id = any($1::bigint[]) and ($2::text is null or t.kind = $2)
+ where t.org_id = $5 and t.author_id = any($1::bigint[]) and ($2::text is null or t.kind = $2)
    and ($3::date is null or (t.occurred_at >= internals.utc($3::date) and t.occurred_at < internals.utc($4::date)))
  group by t.author_id;
 
@@ -77,7 +78,7 @@ select t.author_id as parent, count(*) as n
 -- One deployment's ($1) reviews, newest first; keyset $2-$7.
 select r.*
   from steward.performance_reviews r
- where r.deployment_id = $1
+ where r.org_id = $8 and r.deployment_id = $1
    and ($2::text is null or (r.reviewed_at, r.id) > ($2::text::timestamptz, $3::bigint))
    and ($4::text is null or (r.reviewed_at, r.id) < ($4::text::timestamptz, $5::bigint))
  order by case when $6 then r.reviewed_at end desc, case when $6 then r.id end desc, r.reviewed_at, r.id
@@ -88,24 +89,24 @@ select r.*
 select *
   from (select r.*, row_number() over (partition by r.deployment_id order by r.reviewed_at desc, r.id desc) as _rn
           from steward.performance_reviews r
-         where r.deployment_id = any($1::bigint[])) x
+         where r.org_id = $3 and r.deployment_id = any($1::bigint[])) x
  where _rn <= $2
  order by deployment_id, _rn;
 
 -- name: review_counts_by_deployment
 select r.deployment_id as parent, count(*) as n
   from steward.performance_reviews r
- where r.deployment_id = any($1::bigint[])
+ where r.org_id = $2 and r.deployment_id = any($1::bigint[])
  group by r.deployment_id;
 
 -- name: deployment_exists
-select id from steward.deployments where id = $1;
+select id from steward.deployments where org_id = $2 and id = $1;
 
 -- name: person_at
-select id, active, deactivated_at from steward.persons where id = $1;
+select id, active, deactivated_at from steward.persons where org_id = $2 and id = $1;
 
 -- name: workflow_of
-select id, deployment_id from steward.workflows where id = $1;
+select id, deployment_id from steward.workflows where org_id = $2 and id = $1;
 
 -- name: insert_workflow_update
 insert into steward.workflow_updates (org_id, deployment_id, author_id, workflow_id, kind, summary, occurred_at)

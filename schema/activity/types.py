@@ -195,6 +195,7 @@ async def workflow_updates(info: Info, filter: WorkflowUpdateFilter | None,
     for value, type_name, name in ((f.deployment_id, "Deployment", "deployment_id"),
                                    (f.author_id, "Person", "author_id")):
         args.append(from_global_id(value, type_name, field=f"filter.{name}")[1] if value is not None else None)
-    rows = await ctx.db.fetch(SQL["workflow_updates"], *args, *keyset_args(UPDATES_NEWEST_FIRST, page))
+    org = ctx.principal.org_id
+    rows = await ctx.db.fetch(SQL["workflow_updates"], *args, *keyset_args(UPDATES_NEWEST_FIRST, page), org)
     return connection(rows, page, UPDATES_NEWEST_FIRST, WorkflowUpdate.from_row,
-                      lambda: ctx.db.fetchval(SQL["count_workflow_updates"], *args))
+                      lambda: ctx.db.fetchval(SQL["count_workflow_updates"], *args, org))

@@ -142,7 +142,8 @@ async def update_deployment(info: Info, input: Annotated[UpdateDeploymentInput, 
         v = _deployment_fields(input.name, input.channels, input.vendor, input.status, input.launched_at,
                                input.integrations)
         columns = ("name", "channels", "vendor", "status", "launched_at", "integrations")
-        if await w.db.fetchval(SQL["update_deployment"], pk, list(v), *(v.get(c) for c in columns)) is None:
+        if await w.db.fetchval(SQL["update_deployment"], pk, list(v), *(v.get(c) for c in columns),
+                                 w.org_id) is None:
             raise missing("Deployment", "id")
         if v:  # an update without changes writes nothing
             w.touch(pk)

@@ -7,7 +7,7 @@
 -- $5 unowned (true) or owned (false), $6 channel, $7 name-or-key pattern (LIKE, escaped).
 
 -- name: deployments_by_id
-select * from steward.deployments where id = any($1::bigint[]);
+select * from steward.deployments where org_id = $2 and id = any($1::bigint[]);
 
 -- name: deployment_by_key
 select * from steward.deployments where org_id = $1 and key = $2;
@@ -84,7 +84,7 @@ select count(*)
 select o.person_id, d.*
   from metrics.current_owners o
   join steward.deployments d on d.org_id = o.org_id and d.id = o.deployment_id
- where o.person_id = any($1::bigint[])
+ where o.org_id = $2 and o.person_id = any($1::bigint[])
  order by d.name, d.id;
 
 -- name: insert_deployment
@@ -101,7 +101,7 @@ update steward.deployments
        status = case when 'status' = any($2::text[]) then $6 else status end,
        launched_at = case when 'launched_at' = any($2::text[]) then $7 else launched_at end,
        integrations = case when 'integrations' = any($2::text[]) then $8 else integrations end
- where id = $1
+ where org_id = $9 and id = $1
 returning id;
 
 -- name: health_policy

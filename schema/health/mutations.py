@@ -51,7 +51,7 @@ async def acknowledge_health_event(
     async def work(w: Write) -> AcknowledgeHealthEventSuccess:
         event_id = w.decode(input.event_id, "HealthEvent", "eventId")
         note = text(input.note, "note", limit=MAX_NOTE)
-        event = await w.db.fetchrow(SQL["event_for_acknowledgement"], event_id)
+        event = await w.db.fetchrow(SQL["event_for_acknowledgement"], event_id, w.org_id)
         if event is None:
             raise missing("HealthEvent", "eventId")
         who = await w.actor()
@@ -101,12 +101,12 @@ async def set_escalation_contact(
         deployment_id = w.decode(input.deployment_id, "Deployment", "deploymentId")
         person_id = None if input.person_id is None else w.decode(input.person_id, "Person", "personId")
         if person_id is not None:  # persons before deployments, as in every mutation
-            person = await w.db.fetchrow(SQL["lock_person"], person_id)
+            person = await w.db.fetchrow(SQL["lock_person"], person_id, w.org_id)
             if person is None:
                 raise missing("Person", "personId")
             if not person["active"]:
                 raise invalid("the person is deactivated and cannot be an escalation contact", "personId")
-        changed = await w.db.fetchval(SQL["set_escalation_contact"], deployment_id, person_id)
+        changed = await w.db.fetchval(SQL["set_escalation_contact"], deployment_id, person_id, w.org_id)
         if changed is None:
             raise missing("Deployment", "deploymentId")
         return SetEscalationContactSuccess(changed=changed, replayed=False, deployment_pk=deployment_id)

@@ -20,16 +20,16 @@ select count(*) from internals.record_health_changes(
 select id from steward.organization_ids() as o(id);
 
 -- name: events_by_id
--- Health events of the current organization by id (row-level security applies).
-select * from steward.health_events where id = any($1::bigint[]);
+-- Health events of organization $2 by id (row-level security applies too).
+select * from steward.health_events where org_id = $2 and id = any($1::bigint[]);
 
 -- name: acknowledgements_by_event
 -- The acknowledgement of each event, if any.
-select * from steward.health_event_acknowledgements where event_id = any($1::bigint[]);
+select * from steward.health_event_acknowledgements where org_id = $2 and event_id = any($1::bigint[]);
 
 -- name: event_for_acknowledgement
 -- The event to acknowledge, with its deployment (so the deployment's health can be re-evaluated).
-select id, org_id, deployment_id from steward.health_events where id = $1;
+select id, org_id, deployment_id from steward.health_events where org_id = $2 and id = $1;
 
 -- name: acknowledge
 -- One acknowledgement per event: null when the event already has one.
@@ -40,11 +40,11 @@ returning event_id;
 
 -- name: lock_person
 -- The escalation contact: it must exist and be active while the change commits.
-select id, active from steward.persons where id = $1 for share;
+select id, active from steward.persons where org_id = $2 and id = $1 for share;
 
 -- name: set_escalation_contact
 -- Name (or clear) a deployment's escalation contact; returns whether it changed.
-with old as (select id, escalation_person_id from steward.deployments where id = $1 for update)
+with old as (select id, escalation_person_id from steward.deployments where org_id = $3 and id = $1 for update)
 update steward.deployments d set escalation_person_id = $2
-  from old where d.id = old.id
+  from old where d.org_id = $3 and d.id = old.id
 returning old.escalation_person_id is distinct from $2 as changed;

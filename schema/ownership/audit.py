@@ -132,9 +132,10 @@ async def audit_log(info: Info, filter: AuditLogFilter | None,
             if f.deployment_id is not None else None,
             from_global_id(f.person_id, "Person", field="filter.personId")[1] if f.person_id is not None else None,
             f.action.value if f.action is not None else None]
-    rows = await ctx.db.fetch(SQL["audit_log"], *args, *keyset_args(NEWEST_FIRST, page))
+    org = ctx.principal.org_id
+    rows = await ctx.db.fetch(SQL["audit_log"], *args, *keyset_args(NEWEST_FIRST, page), org)
     return connection(rows, page, NEWEST_FIRST, OwnershipChange.from_row,
-                      lambda: ctx.db.fetchval(SQL["count_audit_log"], *args))
+                      lambda: ctx.db.fetchval(SQL["count_audit_log"], *args, org))
 
 
 async def deployment_audit_log(info: Info, deployment_id: int,

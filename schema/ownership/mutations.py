@@ -44,7 +44,7 @@ async def _assignment(info: Info, pk: int | None) -> OwnershipAssignment | None:
 
 async def _lock_deployment(w: Write, pk: int, field: str = "deploymentId"):
     """Take the deployment's row lock: its ownership changes queue here, one at a time."""
-    row = await w.db.fetchrow(SQL["deployment_for_update"], pk)
+    row = await w.db.fetchrow(SQL["deployment_for_update"], pk, w.org_id)
     if row is None:
         raise missing("Deployment", field)
     return row
@@ -52,7 +52,7 @@ async def _lock_deployment(w: Write, pk: int, field: str = "deploymentId"):
 
 async def _overlapping(w: Write, deployment_id: int, start: datetime):
     """A recorded period of the deployment that an open period from `start` would overlap."""
-    return await w.db.fetchrow(SQL["overlapping"], deployment_id, start)
+    return await w.db.fetchrow(SQL["overlapping"], deployment_id, start, w.org_id)
 
 
 async def _close(w: Write, period, end: datetime, reason: str) -> None:
@@ -60,7 +60,7 @@ async def _close(w: Write, period, end: datetime, reason: str) -> None:
     if end <= comparable(period["since"]):
         raise conflict(f"effectiveAt must be after the current owner's start ({period['since'].isoformat()})",
                        "effectiveAt")
-    await w.db.fetch(SQL["close_period"], period["id"], end, reason)
+    await w.db.fetch(SQL["close_period"], period["id"], end, reason, w.org_id)
 
 
 # --- assignOwner ---------------------------------------------------------------------------------
@@ -115,7 +115,7 @@ async def assign_owner(info: Info, input: Annotated[AssignOwnerInput, INPUT]) ->
         deployment_id = w.decode(input.deployment_id, "Deployment", "deploymentId")
         reason = text(input.reason, "reason", required=True)
         # persons before deployments, in every mutation: no lock cycles with deactivatePerson
-        person = await w.db.fetchrow(SQL["person_for_share"], person_id)
+        person = await w.db.fetchrow(SQL["person_for_share"], person_id, w.org_id)
         if person is None:
             raise missing("Person", "personId")
         deployment = await _lock_deployment(w, deployment_id)
@@ -123,7 +123,7 @@ async def assign_owner(info: Info, input: Annotated[AssignOwnerInput, INPUT]) ->
             raise invalid("the person is deactivated and cannot own a deployment", "personId")
         if deployment["status"] == "RETIRED":
             raise invalid("the deployment is retired and cannot be given an owner", "deploymentId")
-        current = await w.db.fetchrow(SQL["open_period"], deployment_id)
+        current = await w.db.fetchrow(SQL["open_period"], deployment_id, w.org_id)
         if current is not None and current["person_id"] == person_id:
             return AssignOwnerSuccess(changed=False, replayed=False, deployment_pk=deployment_id,
                                       assignment_pk=current["id"], ended_assignment_pk=None, change_pk=None)
@@ -195,7 +195,7 @@ async def unassign_owner(info: Info, input: Annotated[UnassignOwnerInput, INPUT]
         deployment_id = w.decode(input.deployment_id, "Deployment", "deploymentId")
         reason = text(input.reason, "reason", required=True)
         await _lock_deployment(w, deployment_id)
-        current = await w.db.fetchrow(SQL["open_period"], deployment_id)
+        current = await w.db.fetchrow(SQL["open_period"], deployment_id, w.org_id)
         if current is None:
             return UnassignOwnerSuccess(changed=False, replayed=False, deployment_pk=deployment_id,
                                         ended_assignment_pk=None, change_pk=None)
@@ -315,7 +315,7 @@ async def _successor(w: Write, global_id: str | None, leaver_id: int) -> int | N
     pk = w.decode(global_id, "Person", "successorId")
     if pk == leaver_id:
         raise invalid("the successor cannot be the person who leaves", "successorId")
-    row = await w.db.fetchrow(SQL["person_for_share"], pk)
+    row = await w.db.fetchrow(SQL["person_for_share"], pk, w.org_id)
     if row is None:  # another organization's person is invisible here: not found, like an unknown one
         raise missing("Person", "successorId")
     if not row["active"]:
@@ -333,16 +333,16 @@ async def deactivate_person(info: Info, input: Annotated[DeactivatePersonInput, 
         if successor_id is not None and successor_id < person_id:
             successor_id = await _successor(w, input.successor_id, person_id)
         # assignOwner of this person waits from here
-        person = await w.db.fetchrow(SQL["person_for_no_key_update"], person_id)
+        person = await w.db.fetchrow(SQL["person_for_no_key_update"], person_id, w.org_id)
         if person is None:
             raise missing("Person", "personId")
         if successor_id is not None and successor_id >= person_id:
             successor_id = await _successor(w, input.successor_id, person_id)
-        held = [r["deployment_id"] for r in await w.db.fetch(SQL["held_deployments"], person_id)]
-        await w.db.fetch(SQL["lock_deployments"], held)
-        periods = await w.db.fetch(SQL["held_periods"], person_id)  # again, under the locks
+        held = [r["deployment_id"] for r in await w.db.fetch(SQL["held_deployments"], person_id, w.org_id)]
+        await w.db.fetch(SQL["lock_deployments"], held, w.org_id)
+        periods = await w.db.fetch(SQL["held_periods"], person_id, w.org_id)  # again, under the locks
         now = await w.now()
-        deactivated = await w.db.fetchval(SQL["deactivate"], person_id, now) is not None
+        deactivated = await w.db.fetchval(SQL["deactivate"], person_id, now, w.org_id) is not None
         change_ids, started_ids = [], []
         for period in periods:
             who = await w.actor()  # (cached after the first period)

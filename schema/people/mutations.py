@@ -109,7 +109,8 @@ async def update_person(info: Info, input: Annotated[UpdatePersonInput, INPUT]) 
         pk = w.decode(input.id, "Person", "id")
         v = _person_fields(input.name, input.email, input.title, input.function, input.fte_on_ai)
         columns = ("name", "email", "title", "function", "fte_on_ai")
-        if await w.db.fetchval(SQL["update_person"], pk, list(v), *(v.get(c) for c in columns)) is None:
+        if await w.db.fetchval(SQL["update_person"], pk, list(v), *(v.get(c) for c in columns),
+                                 w.org_id) is None:
             raise missing("Person", "id")
         if v:  # the health of what they own follows their function and FTE; no change writes nothing
             w.touched_people.add(pk)

@@ -2,7 +2,7 @@
 -- Paged lists end with the six keyset parameters of schema/relay.py keyset_args.
 
 -- name: persons_by_id
-select * from steward.persons where id = any($1::bigint[]);
+select * from steward.persons where org_id = $2 and id = any($1::bigint[]);
 
 -- name: people
 -- $1 organization; filters $2 active, $3 function, $4 name-or-email pattern (LIKE, escaped); keyset $5-$10.
@@ -22,15 +22,15 @@ select count(*)
    and ($4::text is null or p.name ilike $4 or p.email ilike $4);
 
 -- name: assignments_by_id
-select * from metrics.ownership_periods where assignment_id = any($1::bigint[]);
+select * from metrics.ownership_periods where org_id = $2 and assignment_id = any($1::bigint[]);
 
 -- name: ownership_history
 select * from metrics.ownership_periods
- where deployment_id = any($1::bigint[])
+ where org_id = $2 and deployment_id = any($1::bigint[])
  order by deployment_id, valid_from desc;
 
 -- name: current_owners
-select * from metrics.current_owners where deployment_id = any($1::bigint[]);
+select * from metrics.current_owners where org_id = $2 and deployment_id = any($1::bigint[]);
 
 -- name: insert_person
 insert into steward.persons (org_id, name, email, title, function, fte_on_ai)
@@ -45,5 +45,5 @@ update steward.persons
        title = case when 'title' = any($2::text[]) then $5 else title end,
        function = case when 'function' = any($2::text[]) then $6 else function end,
        fte_on_ai = case when 'fte_on_ai' = any($2::text[]) then $7 else fte_on_ai end
- where id = $1
+ where org_id = $8 and id = $1
 returning id;

@@ -20,11 +20,11 @@ SUBSCRIBABLE = (WebhookEvent.HEALTH_CHANGED, WebhookEvent.OWNER_CHANGED, Webhook
 
 
 async def _webhook(info: Info, pk: int) -> Webhook:
-    return Webhook.from_row(await info.context.db.fetchrow(SQL["webhook"], pk))
+    return Webhook.from_row(await info.context.db.fetchrow(SQL["webhook"], pk, info.context.principal.org_id))
 
 
 async def _delivery(info: Info, pk: int) -> WebhookDelivery:
-    return WebhookDelivery.from_row(await info.context.db.fetchrow(SQL["delivery"], pk))
+    return WebhookDelivery.from_row(await info.context.db.fetchrow(SQL["delivery"], pk, info.context.principal.org_id))
 
 
 async def _url(w: Write, value: str | None) -> str:
@@ -144,7 +144,8 @@ async def update_webhook(info: Info, input: Annotated[UpdateWebhookInput, INPUT]
         has_description = input.description is not strawberry.UNSET
         description = text(input.description, "description", limit=MAX_DESCRIPTION) if has_description else None
         enabled = input.enabled if input.enabled is not strawberry.UNSET else None
-        row = await w.db.fetchrow(SQL["update_webhook"], pk, url, events, description, has_description, enabled)
+        row = await w.db.fetchrow(SQL["update_webhook"], pk, url, events, description, has_description, enabled,
+                                     w.org_id)
         if row is None:
             raise missing("Webhook", "id")
         if row["disabled_now"]:
@@ -178,7 +179,7 @@ DeleteWebhookPayload = Annotated[
 async def delete_webhook(info: Info, input: Annotated[DeleteWebhookInput, INPUT]) -> DeleteWebhookPayload:
     async def work(w: Write) -> DeleteWebhookSuccess:
         pk = w.decode(input.id, "Webhook", "id")
-        if await w.db.fetchval(SQL["delete_webhook"], pk) is None:
+        if await w.db.fetchval(SQL["delete_webhook"], pk, w.org_id) is None:
             raise missing("Webhook", "id")
         return DeleteWebhookSuccess(replayed=False, deleted_webhook_id=to_global_id("Webhook", pk))
 
@@ -224,7 +225,7 @@ RedeliverWebhookDeliveryPayload = Annotated[
 
 
 async def _must_be_enabled(w: Write, webhook_pk: int, field: str) -> None:
-    enabled = await w.db.fetchval(SQL["webhook_enabled"], webhook_pk)
+    enabled = await w.db.fetchval(SQL["webhook_enabled"], webhook_pk, w.org_id)
     if enabled is None:
         raise missing("Webhook", field)
     if not enabled:
@@ -235,7 +236,7 @@ async def test_webhook(info: Info, input: Annotated[TestWebhookInput, INPUT]) ->
     async def work(w: Write) -> WebhookDeliveryQueued:
         pk = w.decode(input.id, "Webhook", "id")
         await _must_be_enabled(w, pk, "id")
-        webhook = present(await w.db.fetchrow(SQL["webhook"], pk), "the webhook")
+        webhook = present(await w.db.fetchrow(SQL["webhook"], pk, w.org_id), "the webhook")
         payload = {"type": "webhook.test", "timestamp": instant(await w.now()),
                    "data": {"webhook": {"id": to_global_id("Webhook", pk), "url": webhook["url"]},
                             "message": "A test event from Steward: the endpoint and the signature work."}}
@@ -253,11 +254,11 @@ async def redeliver_webhook_delivery(
 ) -> RedeliverWebhookDeliveryPayload:
     async def work(w: Write) -> WebhookDeliveryQueued:
         pk = w.decode(input.id, "WebhookDelivery", "id")
-        delivery = await w.db.fetchrow(SQL["delivery"], pk)
+        delivery = await w.db.fetchrow(SQL["delivery"], pk, w.org_id)
         if delivery is None:
             raise missing("WebhookDelivery", "id")
         await _must_be_enabled(w, delivery["webhook_id"], "id")
-        await w.db.fetchrow(SQL["redeliver"], pk)
+        await w.db.fetchrow(SQL["redeliver"], pk, w.org_id)
         return WebhookDeliveryQueued(replayed=False, delivery_pk=pk)
 
     return await run(info, "redeliverWebhookDelivery", ADMIN, input, work)

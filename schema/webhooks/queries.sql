@@ -13,7 +13,7 @@ select org_id, id, url, events, description, enabled, disabled_at, disabled_reas
 select org_id, id, url, events, description, enabled, disabled_at, disabled_reason, consecutive_failures,
        created_at, updated_at
   from steward.webhooks
- where id = $1;
+ where org_id = $2 and id = $1;
 
 -- name: deliveries
 -- One endpoint's deliveries (optionally of one status), newest first (by id); keyset $3-$8
@@ -21,27 +21,28 @@ select org_id, id, url, events, description, enabled, disabled_at, disabled_reas
 select id, webhook_id, message_id, event, payload::text as payload, status, attempts, next_attempt_at, created_at,
        delivered_at
   from steward.webhook_deliveries
- where webhook_id = $1 and ($2::text is null or status = $2)
+ where org_id = $9 and webhook_id = $1 and ($2::text is null or status = $2)
    and ($3::text is null or (id, id) > ($3::text::bigint, $4::bigint))
    and ($5::text is null or (id, id) < ($5::text::bigint, $6::bigint))
  order by case when $7 then id end desc, id
  limit $8;
 
 -- name: count_deliveries
-select count(*) from steward.webhook_deliveries where webhook_id = $1 and ($2::text is null or status = $2);
+select count(*) from steward.webhook_deliveries
+ where org_id = $3 and webhook_id = $1 and ($2::text is null or status = $2);
 
 -- name: delivery
 select id, webhook_id, message_id, event, payload::text as payload, status, attempts, next_attempt_at, created_at,
        delivered_at
   from steward.webhook_deliveries
- where id = $1;
+ where org_id = $2 and id = $1;
 
 -- name: attempts
 -- The latest attempts of each delivery ($2 at most per delivery), oldest first.
 select delivery_id, attempt, attempted_at, status_code, latency_ms, error, next_retry_at
   from (select a.*, row_number() over (partition by delivery_id order by attempt desc, id desc) as newest
           from steward.webhook_attempts a
-         where delivery_id = any($1::bigint[])) a
+         where org_id = $3 and delivery_id = any($1::bigint[])) a
  where newest <= $2
  order by delivery_id, attempt, id;
 
@@ -64,16 +65,16 @@ update steward.webhooks w
                               when $6 then null else 'MANUAL' end,
        consecutive_failures = case when $6 and not w.enabled then 0 else w.consecutive_failures end,
        updated_at = clock_timestamp()
-  from (select id, enabled from steward.webhooks where id = $1 for no key update) before
- where w.id = before.id
+  from (select id, enabled from steward.webhooks where org_id = $7 and id = $1 for no key update) before
+ where w.org_id = $7 and w.id = before.id
 returning w.org_id, w.id, w.url, w.description, w.disabled_at, w.consecutive_failures,
           before.enabled and not w.enabled as disabled_now;
 
 -- name: delete_webhook
-delete from steward.webhooks where id = $1 returning id;
+delete from steward.webhooks where org_id = $2 and id = $1 returning id;
 
 -- name: webhook_enabled
-select enabled from steward.webhooks where id = $1 for share;
+select enabled from steward.webhooks where org_id = $2 and id = $1 for share;
 
 -- name: test_delivery
 -- A webhook.test event to one endpoint, through the same outbox; wakes the workers on commit.
@@ -89,7 +90,7 @@ select id, pg_notify('steward_webhooks', '') from added;
 with again as (
     update steward.webhook_deliveries
        set status = 'PENDING', next_attempt_at = clock_timestamp(), retry_from = clock_timestamp(), lease = null
-     where id = $1
+     where org_id = $2 and id = $1
     returning id, webhook_id
 )
 select again.id, again.webhook_id, pg_notify('steward_webhooks', '') from again;

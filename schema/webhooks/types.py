@@ -126,10 +126,11 @@ class Webhook:
     ) -> Connection[WebhookDelivery]:
         page = page_request(first, after, last, before, info.context.settings.max_page_size)
         args = [self.pk, status.value if status else None]
-        rows = await info.context.db.fetch(SQL["deliveries"], *args, *keyset_args(NEWEST_FIRST, page))
+        org = info.context.principal.org_id
+        rows = await info.context.db.fetch(SQL["deliveries"], *args, *keyset_args(NEWEST_FIRST, page), org)
 
         async def count() -> int:
-            return await info.context.db.fetchval(SQL["count_deliveries"], *args)
+            return await info.context.db.fetchval(SQL["count_deliveries"], *args, org)
 
         return connection(rows, page, NEWEST_FIRST, WebhookDelivery.from_row, count)
 

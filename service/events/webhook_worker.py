@@ -175,14 +175,15 @@ class Worker:
 
     async def _record(self, conn: asyncpg.Connection, row, attempted_at: datetime, outcome, delay: timedelta,
                       window: timedelta) -> None:
-        settled = await conn.fetchrow(SQL["settle"], row["id"], row["lease"], outcome.ok, delay, window)
+        settled = await conn.fetchrow(SQL["settle"], row["id"], row["lease"], outcome.ok, delay, window,
+                                      row["org_id"])
         next_retry = settled["next_attempt_at"] if settled is not None and not outcome.ok else None
         await conn.execute(SQL["record_attempt"], row["org_id"], row["id"], row["attempts"], attempted_at,
                            outcome.status_code, outcome.latency_ms, outcome.error, next_retry)
         if outcome.ok:
-            await conn.execute(SQL["succeeded"], row["webhook_id"])
+            await conn.execute(SQL["succeeded"], row["webhook_id"], row["org_id"])
             return
-        failed = await conn.fetchrow(SQL["failed"], row["webhook_id"], self.hooks.max_failures)
+        failed = await conn.fetchrow(SQL["failed"], row["webhook_id"], self.hooks.max_failures, row["org_id"])
         if failed is not None and failed["disabled_now"]:
             log.warning("webhook %s disabled after %s failed attempts in a row", failed["id"],
                         failed["consecutive_failures"])

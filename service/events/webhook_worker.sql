@@ -33,7 +33,8 @@ select extract(epoch from min(d.next_attempt_at) - clock_timestamp())::float8
 -- name: settle
 -- After an attempt by the holder of lease $2: delivered ($3), or due again after the backoff ($4),
 -- or FAILED once the next try would fall outside the retry window ($5) from retry_from.
--- No row: the lease ended and another worker holds the delivery now.
+-- No row: the lease ended and another worker holds the delivery now. $6: its organization (from the
+-- claim), so that under Citus the statement goes to one shard.
 with clock as (select clock_timestamp() as now)
 update steward.webhook_deliveries d
    set status = case when $3 then 'DELIVERED'
@@ -44,7 +45,7 @@ update steward.webhook_deliveries d
        delivered_at = case when $3 then clock.now else d.delivered_at end,
        lease = null
   from clock
- where d.id = $1 and d.lease = $2::uuid
+ where d.org_id = $6 and d.id = $1 and d.lease = $2::uuid
 returning d.status, d.next_attempt_at;
 
 -- name: record_attempt
@@ -53,11 +54,12 @@ insert into steward.webhook_attempts (org_id, delivery_id, attempt, attempted_at
 values ($1, $2, $3, $4, $5, $6, $7, $8);
 
 -- name: succeeded
--- A success ends the endpoint's run of failures.
-update steward.webhooks set consecutive_failures = 0 where id = $1 and consecutive_failures <> 0;
+-- A success ends the endpoint's run of failures ($2: its organization).
+update steward.webhooks set consecutive_failures = 0 where org_id = $2 and id = $1 and consecutive_failures <> 0;
 
 -- name: failed
--- One more failure in a row; the failure that makes $2 disables the endpoint (disabled_now).
+-- One more failure in a row; the failure that makes $2 disables the endpoint (disabled_now). $3: its
+-- organization.
 update steward.webhooks w
    set consecutive_failures = w.consecutive_failures + 1,
        enabled = w.enabled and w.consecutive_failures + 1 < $2,
@@ -65,8 +67,8 @@ update steward.webhooks w
                           else w.disabled_at end,
        disabled_reason = case when w.enabled and w.consecutive_failures + 1 >= $2 then 'FAILURES'
                               else w.disabled_reason end
-  from (select id, enabled from steward.webhooks where id = $1 for no key update) before
- where w.id = before.id
+  from (select id, enabled from steward.webhooks where org_id = $3 and id = $1 for no key update) before
+ where w.org_id = $3 and w.id = before.id
 returning w.org_id, w.id, w.url, w.description, w.disabled_at, w.consecutive_failures,
           before.enabled and not w.enabled as disabled_now;
 

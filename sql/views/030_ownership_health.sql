@@ -42,8 +42,9 @@ from steward.ownership_assignments oa;
 -- session time zone's DST changes.
 -- Set-based over the requested deployments only, each input read once: the
 -- deployments with their policy and current owner; one range scan of the daily
--- rollup per deployment, summed into 28-day blocks that give both ARR windows
--- and the owner's baseline; one join of the reviews; the open gap. Clock-derived
+-- rollup per deployment (index-only: the primary key carries addressable and
+-- ai_resolved, migration 0017), summed into 28-day blocks that give both ARR
+-- windows and the owner's baseline; one join of the reviews; the open gap. Clock-derived
 -- dates are scalar subqueries so they reach index scans as parameters under RLS.
 create function metrics.health(p_deployment_ids bigint[])
 returns table (

@@ -87,6 +87,14 @@ select f.conrelid as table_oid, f.confrelid as referenced_oid, f.conname, f.conk
 """
 
 
+async def tenant_tables(conn: asyncpg.Connection) -> set[str]:
+    """The tenant tables (schema-qualified names): every table with org_id that is not listed above.
+
+    Partitions count under their own names too (a plan scans a partition by its name)."""
+    return {row["name"] for row in await conn.fetch(TABLES)
+            if row["org_attnum"] is not None and row["name"] not in REFERENCE_TABLES | COORDINATOR_TABLES}
+
+
 async def citus_violations(conn: asyncpg.Connection) -> list[str]:
     """Every way the database's tables break the rules above, one line each (empty: Citus-ready)."""
     tables = {row["oid"]: row for row in await conn.fetch(TABLES)}
