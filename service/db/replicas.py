@@ -234,6 +234,8 @@ class ReplicaSet:
         Writes, and reads with `replicas` False (a read run again after its replica failed), take the primary.
         """
         reason = REPLICA_FAILED
+        if after is not None:
+            after = (self._geometry or WalGeometry()).record_end(after)
         if read and replicas:
             replica, reason = self._pick(after)
             if replica is not None:

@@ -1,8 +1,9 @@
 -- Read replicas (service/db/replicas.py): where the primary's WAL is, and how far each standby has replayed it.
 
 -- name: primary_position
--- The primary's WAL insert position.
-select pg_current_wal_insert_lsn();
+-- How far the primary has flushed its WAL: what it can stream to the standbys. (Its insert position runs
+-- ahead with records no commit has flushed yet, which no standby can have: that would be lag of nothing.)
+select pg_current_wal_flush_lsn();
 
 -- name: wal_geometry
 -- The WAL's page and segment sizes in bytes (to tell a page header from a record).
@@ -21,5 +22,7 @@ select pg_is_in_recovery() as in_recovery,
 select coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false);
 
 -- name: commit_position
--- Right after a commit, on the committing connection: a WAL position at or past its commit record.
-select pg_current_wal_insert_lsn();
+-- Right after a commit, on the committing connection: a WAL position at or past its commit record. Every
+-- synchronous_commit but off flushed the record before the commit returned; with off, it may only be inserted.
+select case when current_setting('synchronous_commit') = 'off' then pg_current_wal_insert_lsn()
+            else pg_current_wal_flush_lsn() end;
