@@ -1,10 +1,12 @@
 """Read-your-writes across replicas: a write answers with a consistency token, a read may send it back.
 
 The token is the primary's WAL position right after the write committed (`X/Y`, as PostgreSQL writes an
-LSN), in the `Steward-Consistency-Token` response header and in `extensions.consistencyToken`. A read that
+LSN), in the `Steward-Consistency-Token` response header and in `extensions.consistencyToken`, given when
+read replicas are configured (STEWARD_REPLICA_URLS: without them every read sees every write). A read that
 sends it in the same request header runs on a replica only once that replica has replayed the position
 (service/db/replicas.py), so it sees the write; any other read may see data up to
-STEWARD_REPLICA_MAX_LAG_MS old. Tokens are ordered: keep the latest one and send it with every read.
+STEWARD_REPLICA_MAX_LAG_MS old. Tokens are ordered: keep the latest one and send it with every read. A
+malformed token is refused (400) with or without replicas.
 """
 from __future__ import annotations
 

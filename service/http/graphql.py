@@ -222,7 +222,7 @@ async def execute(request: Request, operation: Operation, selected: OperationDef
                                                 context_value=context, operation_name=operation.operation_name)
             await context.db.close()
         consistency.check(result)
-        if not read:
+        if not read and state.replicas.replicas:
             written = await consistency.written(conn)
     body, status = result_body(result, request_id, media_type)
     consistency.attach(body, headers, written)

@@ -134,7 +134,8 @@ async def ingest_conversations(request: Request) -> JSONResponse:
                                 request_id=record().request_id,
                             )
                         # read-your-writes for the rows just written (service/http/consistency.py)
-                        written = await consistency.written(conn) if result.written else None
+                        written = (await consistency.written(conn)
+                                   if result.written and state.replicas.replicas else None)
     # Both leave the rest of the body unread: the connection cannot serve another request.
     except BodyTooBig as exc:
         return _error(413, BodyTooLarge(exc.limit).args[0], Connection="close")
