@@ -81,7 +81,7 @@ async def world(url: str) -> dict:
         _, write = await create_token(conn, "lumen-beauty", ["read", "write:owners"], "bench write")
         rows = await conn.fetch(
             "select d.id as deployment, p.id as person from steward.deployments d"
-            " join steward.organizations o on o.id = d.org_id join steward.people p on p.org_id = o.id"
+            " join steward.organizations o on o.id = d.org_id join steward.persons p on p.org_id = o.id"
             " where o.slug = 'lumen-beauty' and d.key = 'concierge' and p.active order by p.id limit 2")
     finally:
         await conn.close()
@@ -119,7 +119,7 @@ async def run(args: argparse.Namespace) -> dict:
 
 async def measure(args, app, client: httpx.AsyncClient, w: dict, primary_url: str, standby_url: str) -> dict:
     replica = app.state.replicas.replicas[0]
-    while not replica.usable:
+    while not replica.usable:  # noqa: ASYNC110 (the monitor sets no event)
         await asyncio.sleep(0.05)
     lags: list[float] = []
     pg_lags: list[float] = []
@@ -138,13 +138,11 @@ async def measure(args, app, client: httpx.AsyncClient, w: dict, primary_url: st
             if r.status_code != 200 or "errors" in r.json():
                 read_errors[0] += 1
 
-    async def sample_lag() -> None:
-        last = None
+    async def sample_lag() -> None:  # the lag of every check
         while not stop.is_set():
-            await asyncio.sleep(0.05)
-            if replica.lag_ms is not None and replica.lag_ms is not last:
+            await asyncio.sleep(app.state.settings.replicas.check_interval_s)
+            if replica.lag_ms is not None:
                 lags.append(replica.lag_ms)
-                last = replica.lag_ms
 
     async def sample_pg() -> None:
         while not stop.is_set():
@@ -153,6 +151,18 @@ async def measure(args, app, client: httpx.AsyncClient, w: dict, primary_url: st
             if value is not None:
                 pg_lags.append(float(value))
             await asyncio.sleep(1)
+
+    waits: list[asyncio.Task] = []
+    watch_lock = asyncio.Lock()
+
+    async def replayed_after(lsn: int | None, t0: float) -> None:
+        """How long after the mutation's answer (at `t0`) the standby had replayed its token."""
+        while True:
+            async with watch_lock:
+                if await watcher.fetchval("select pg_last_wal_replay_lsn() >= $1::pg_lsn", lsn):
+                    break
+            await asyncio.sleep(0.0005)
+        ryw["replay_ms"].append((time.monotonic() - t0) * 1000)
 
     async def handovers() -> None:
         i = 0
@@ -163,6 +173,8 @@ async def measure(args, app, client: httpx.AsyncClient, w: dict, primary_url: st
                 "deploymentId": w["deployment"], "personId": person, "reason": "bench handover"}}},
                 headers={"authorization": f"Bearer {w['write']}"})
             token = r.headers.get("steward-consistency-token")
+            if token is not None:
+                waits.append(asyncio.create_task(replayed_after(parse_lsn(token), time.monotonic())))
             ryw["handovers"] += 1
             if r.status_code != 200 or token is None:
                 ryw["errors"] += 1
@@ -172,11 +184,6 @@ async def measure(args, app, client: httpx.AsyncClient, w: dict, primary_url: st
                 ryw["reads"] += 1
                 if read.json()["data"]["node"]["owner"]["id"] == person:
                     ryw["saw_write"] += 1
-                # how long the standby takes to replay this write (from the mutation's answer)
-                lsn, t0 = parse_lsn(token), time.monotonic()
-                while not await watcher.fetchval("select pg_last_wal_replay_lsn() >= $1::pg_lsn", lsn):
-                    await asyncio.sleep(0.0005)
-                ryw["replay_ms"].append((time.monotonic() - t0) * 1000)
             i += 1
             await asyncio.sleep(max(0.0, 1 / args.handover_rate - (time.monotonic() - started)))
 
@@ -185,7 +192,7 @@ async def measure(args, app, client: httpx.AsyncClient, w: dict, primary_url: st
     tasks += [asyncio.create_task(t()) for t in (sample_lag, sample_pg, handovers)]
     await asyncio.sleep(args.duration)
     stop.set()
-    await asyncio.gather(*tasks)
+    await asyncio.gather(*tasks, *waits)
     after = await counters(client)
     await watcher.close()
     await primary.close()

@@ -54,10 +54,10 @@ class WalGeometry:
 class PrimaryHistory:
     """Recent readings of the primary's WAL position, each with when it was taken (monotonic clock).
 
-    A replica's lag is how long ago the primary first wrote WAL the replica has not replayed: 0 when it has
-    replayed everything the latest reading saw (an idle primary leaves a caught-up replica at 0, not at the
-    age of the last commit); else the time since the last reading the replica had fully replayed, an upper
-    bound accurate to one check interval.
+    A replica's lag is how long ago the primary had flushed WAL the replica has not replayed yet, bounded from
+    above by the readings: the time since the newest reading the replica has fully replayed. A replica that
+    replayed the latest reading is behind by at most the moments between that reading and its own (an idle
+    primary leaves a caught-up replica near 0, not at the age of the last commit).
     """
 
     def __init__(self, keep_s: float = 600.0):
@@ -78,16 +78,8 @@ class PrimaryHistory:
         """The lag of a replica that has replayed up to `replayed`; None before the first reading, or when the
         replica is behind every reading kept (how far behind is then unknown: the caller uses the replica's
         own clock)."""
-        if not self._readings:
-            return None
         now = time.monotonic() if now is None else now
-        if replayed >= self._readings[-1][1]:
-            return 0.0
-        caught_up_at = None
         for at, lsn in reversed(self._readings):
             if lsn <= replayed:
-                caught_up_at = at
-                break
-        if caught_up_at is None:
-            return None
-        return max(0.0, (now - caught_up_at) * 1000)
+                return max(0.0, (now - at) * 1000)
+        return None

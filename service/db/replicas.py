@@ -179,6 +179,11 @@ class ReplicaSet:
             elif not self.primary_up:
                 replica.state, replica.usable, replica.lag_ms = "up", True, None  # lag cannot be measured now
             else:
+                if replica.replayed < (self.history.latest or 0):
+                    # a write landed between the two readings: ask again at once for a tighter bound
+                    again = await replica.probe.fetchrow(SQL["standby_position"])
+                    if again is not None and again["replayed"] is not None:
+                        replica.replayed = again["replayed"]
                 lag = self.history.lag_ms(replica.replayed)
                 if lag is None and row["replay_age_ms"] is not None:
                     lag = float(row["replay_age_ms"])  # behind every reading kept: its own clock says how far

@@ -29,11 +29,12 @@ def test_a_page_header_nothing_follows_is_not_waited_for():
     assert wal.record_end(5 * 8192 + 32) == 5 * 8192 + 32
 
 
-def test_lag_is_zero_once_the_replica_replayed_the_latest_reading_however_old_the_last_write():
+def test_a_replica_that_replayed_the_latest_reading_lags_by_the_moments_since_however_old_the_last_write():
     history = PrimaryHistory()
     history.add(100, at=0.0)
     history.add(100, at=3600.0)  # an hour without a write
-    assert history.lag_ms(100, now=3600.1) == 0.0
+    assert history.lag_ms(100, now=3600.002) == pytest.approx(2)
+    assert history.lag_ms(120, now=3600.002) == pytest.approx(2)
 
 
 def test_lag_is_the_time_since_the_replica_last_had_everything():
