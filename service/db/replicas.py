@@ -219,7 +219,7 @@ class ReplicaSet:
         try:
             conn = await replica.pool.acquire(timeout=timeout)
             if (after is None or (replica.replayed is not None and replica.replayed >= after)
-                    or await conn.fetchval(SQL["replayed"], after)):
+                    or await conn.fetchval(SQL["replayed"], format_lsn(after))):
                 return conn, ""
         except Exception as exc:
             if conn is not None:

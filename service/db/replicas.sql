@@ -18,8 +18,9 @@ select pg_is_in_recovery() as in_recovery,
        extract(epoch from clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000 as replay_age_ms;
 
 -- name: replayed
--- Has this standby replayed the WAL up to $1 (a consistency token)?
-select coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false);
+-- Has this standby replayed the WAL up to $1 (a consistency token, as text: asyncpg binds pg_lsn as a signed
+-- 64-bit number, and a token may be any unsigned one)?
+select coalesce(pg_last_wal_replay_lsn() >= $1::text::pg_lsn, false);
 
 -- name: commit_position
 -- Right after a commit, on the committing connection: a WAL position at or past its commit record. Every

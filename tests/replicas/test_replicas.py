@@ -37,6 +37,19 @@ CREATE = """mutation Create($input: CreatePersonInput!) {
 }"""
 PERSON = "query Person($id: ID!) { node(id: $id) { ... on Person { name } } }"
 PEOPLE = "query People { people(first: 5) { totalCount } }"
+DETAIL = """query Detail($id: ID!) {
+  deployment(id: $id) {
+    id key name status owner { name } health { status reasons { code } }
+    metrics(window: {lastDays: 30}) { conversations addressableResolutionRate workflowUpdates reviews ownershipGapDays }
+    weeklyMetrics { weekStart metrics { conversations addressableResolutionRate } }
+    ownershipHistory { validFrom validTo reason person { name } }
+    workflowUpdates(first: 5) { totalCount }
+    topicOpportunities(first: 3) { rank }
+  }
+  ownershipSummary(window: {lastDays: 90}) { deployments unowned ownedShare }
+}"""
+# No standby ever replays this far (the largest LSN there is): a read sending it runs on the primary.
+BEYOND = "FFFFFFFF/FFFFFFFF"
 ASSIGN = """mutation Assign($input: AssignOwnerInput!) {
   assignOwner(input: $input) { __typename ... on AssignOwnerSuccess { changed } }
 }"""
@@ -141,6 +154,17 @@ async def test_queries_run_on_the_replica(api, servers):
     assert delta(await reads(api), before) == {"replica": 11}
     ready = (await api.client.get("/readyz")).json()
     assert ready["status"] == "ready" and ready["replicas"][0]["readsServed"] >= 10
+
+
+async def test_a_replica_answers_as_the_primary_does(api, servers):
+    *_, read, _, deployment, _ = servers
+    await wait_for_state(api, "up")
+    before = await reads(api)
+    on_replica = await api.post(DETAIL, {"id": deployment}, token=read)
+    on_primary = await api.post(DETAIL, {"id": deployment}, token=read, headers={"Steward-Consistency-Token": BEYOND})
+    assert delta(await reads(api), before) == {"replica": 1, "primary:token_ahead": 1}
+    assert "errors" not in on_replica.json() and on_replica.json()["data"]["deployment"]["id"] == deployment
+    assert on_replica.json() == on_primary.json()
 
 
 async def test_a_read_with_a_writes_token_sees_the_write(api, servers, record_property):
