@@ -19,10 +19,11 @@ import schema as graphql_schema
 from service import tracing
 from service.config import ConfigError, Settings
 from service.db import pool as db
+from service.db import replicas
 from service.events import evaluator
 from service.events.hub import EventHub
 from service.events.webhook_worker import Worker
-from service.http import limits, rate_limit
+from service.http import consistency, limits, rate_limit
 from service.http.documents import PersistedDocuments
 from service.http.graphql import graphql_endpoint
 from service.http.health import healthz, readyz
@@ -55,7 +56,8 @@ def create_app(settings: Settings, database_url: str, schema: strawberry.Schema 
         if webhooks is not None:
             webhooks.start()
         try:
-            async with evaluator.running(settings, database_url) as app.state.evaluator:
+            async with evaluator.running(settings, database_url) as app.state.evaluator, \
+                    replicas.monitoring(app.state.replicas):
                 yield
         finally:
             await hub.stop()
@@ -71,14 +73,15 @@ def create_app(settings: Settings, database_url: str, schema: strawberry.Schema 
                 app.state.pool.terminate()
             tracing.shutdown(app)
 
-    metrics = Metrics(pool=lambda: getattr(app.state, "pool", None))
+    metrics = Metrics(pool=lambda: getattr(app.state, "pool", None), replicas=lambda: app.state.replicas)
     middleware = [Middleware(RequestMiddleware, metrics=metrics)]
     if settings.cors_origins:
         # Bearer tokens, not cookies: no credentials, so a listed origin can never ride a user's session.
         middleware.append(Middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                                      allow_methods=["GET", "POST"], max_age=600,
-                                     allow_headers=["authorization", "content-type", "accept", "x-request-id"],
-                                     expose_headers=["x-request-id"]))
+                                     allow_headers=["authorization", "content-type", "accept", "x-request-id",
+                                                    consistency.HEADER],
+                                     expose_headers=["x-request-id", consistency.HEADER]))
 
     app = Starlette(
         routes=[
@@ -107,6 +110,8 @@ def create_app(settings: Settings, database_url: str, schema: strawberry.Schema 
     app.state.subscription_counts = TokenCounts()
     metrics.subscriptions.set_function(lambda: _subscribers(app))
     app.state.token_usage = TokenUsage()
+    # reads on the hot standbys of STEWARD_REPLICA_URLS (none: everything on the primary's pool)
+    app.state.replicas = replicas.ReplicaSet(settings, lambda: app.state.pool, database_url)
     app.state.database_url = database_url  # /readyz opens its own connection when the pool is saturated
     app.state.rate_limiter = rate_limit.limiter_for(settings.rate_limit)
     # at most this many ingest transactions hold pooled connections at once: GraphQL keeps the rest

@@ -106,6 +106,31 @@ class WebhookSettings:
         )
 
 
+# Read replicas (STEWARD_REPLICA_*), a part of Settings: service/db/replicas.py.
+@dataclass(frozen=True)
+class ReplicaSettings:
+    # Hot standbys of DATABASE_URL's server that serve queries; none: everything runs on the primary.
+    urls: tuple[str, ...] = ()
+    # A replica serves queries while its measured replay lag is at most this.
+    max_lag_ms: int = 1000
+    # How often each replica's lag (and the primary's reachability) is measured.
+    check_interval_s: float = 0.25
+
+    @classmethod
+    def from_env(cls, env: dict[str, str], database_url: str | None) -> "ReplicaSettings":
+        urls = tuple(u.strip() for u in env.get("STEWARD_REPLICA_URLS", "").split(",") if u.strip())
+        for url in urls:
+            if not url.startswith(("postgres://", "postgresql://")):
+                raise ConfigError("STEWARD_REPLICA_URLS must be postgresql:// URLs separated by commas")
+        if urls and not database_url:
+            raise ConfigError("STEWARD_REPLICA_URLS needs DATABASE_URL: replicas are standbys of that primary, "
+                              "never of the embedded PostgreSQL")
+        if len(set(urls)) < len(urls):
+            raise ConfigError("STEWARD_REPLICA_URLS lists a replica twice")
+        return cls(urls=urls, max_lag_ms=_int(env, "STEWARD_REPLICA_MAX_LAG_MS", 1000, 0, 3_600_000),
+                   check_interval_s=_int(env, "STEWARD_REPLICA_CHECK_MS", 250, 10, 60_000) / 1000)
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
@@ -156,6 +181,7 @@ class Settings:
     max_subscriptions_per_connection: int = 20
     max_subscriptions_per_token: int = 100
     subscription_queue: int = 100
+    replicas: ReplicaSettings = field(default_factory=ReplicaSettings)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -230,6 +256,7 @@ class Settings:
             max_subscriptions_per_token=_int(env, "STEWARD_MAX_SUBSCRIPTIONS_PER_TOKEN", 100, 1, 1_000_000),
             # events a subscription may fall behind before it is dropped (service/events/hub.py)
             subscription_queue=_int(env, "STEWARD_SUBSCRIPTION_QUEUE", 100, 1, 100_000),
+            replicas=ReplicaSettings.from_env(env, database_url),
         )
 
     @property

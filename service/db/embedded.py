@@ -32,11 +32,13 @@ SYSTEM_USER = "embedded_postgres"
 SUPERUSER = "postgres"
 
 # Only 127.0.0.1 listens. The superuser (the service, the CLI, the tests) connects
-# without a password; every other role, such as a BI login, needs its password.
+# without a password; every other role, such as a BI login, needs its password. The superuser may
+# also stream WAL, so a local hot standby can be cloned from the cluster (`standby`).
 PG_HBA = f"""\
 # Written by Steward (service/db/embedded.py) on every start.
 host  all  {SUPERUSER}  127.0.0.1/32  trust
 host  all  all       127.0.0.1/32  scram-sha-256
+host  replication  {SUPERUSER}  127.0.0.1/32  trust
 """
 
 
@@ -133,6 +135,17 @@ class EmbeddedPostgres:
                     raise RuntimeError(f"embedded PostgreSQL did not start:\n{result.stdout}\n{tail}")
                 self.started_here = True
         return self.url
+
+    def standby(self, pgdata: Path, port: int, options: str = "") -> "EmbeddedPostgres":
+        """A hot standby of this running cluster under `pgdata` (absent or empty), cloned with
+        `pg_basebackup -R` so that it streams from here; it listens on `port` once started."""
+        standby = EmbeddedPostgres(pgdata, port, options)
+        standby.pgdata.mkdir(parents=True, exist_ok=True)
+        standby.pgdata.chmod(0o700)  # PostgreSQL refuses a data directory others can read
+        standby._prepare_permissions()
+        self._run("pg_basebackup", "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER,
+                  "-D", str(standby.pgdata), "-R", "-X", "stream", "-c", "fast", timeout=300)
+        return standby
 
     def stop(self) -> None:
         """Stop the cluster (fast shutdown: open sessions are ended, data is kept)."""

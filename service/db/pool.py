@@ -32,10 +32,11 @@ async def connection(url: str) -> AsyncIterator[asyncpg.Connection]:
         await conn.close()
 
 
-async def create_pool(settings: Settings, url: str) -> asyncpg.Pool:
+async def create_pool(settings: Settings, url: str, min_size: int | None = None) -> asyncpg.Pool:
+    """A pool of `url` sized by the settings; `min_size` 0 opens no connection until one is needed."""
     return await asyncpg.create_pool(
         url,
-        min_size=settings.pool_min,
+        min_size=settings.pool_min if min_size is None else min_size,
         max_size=settings.pool_max,
         timeout=settings.db_connect_timeout_s,
         command_timeout=settings.request_timeout_s,

@@ -2,6 +2,9 @@
 
     bearer token -> rate limit -> pooled connection (connect timeout) -> authenticate -> token use -> principal
 
+The pooled connection is the primary's, or for a read a replica's (service/db/replicas.py): tokens are
+read there too, and their use is written later, on the primary (service/http/token_usage.py).
+
 Each step refuses with the same `RequestError` wherever it runs: 401 UNAUTHENTICATED with
 WWW-Authenticate, 429 RATE_LIMITED with Retry-After and RateLimit-*, 503 SERVICE_UNAVAILABLE with
 Retry-After when the database is away (`outage`). Nothing here runs SQL before the rate limit.
@@ -43,15 +46,21 @@ async def rate_limited(state: Any, token: str) -> dict[str, str]:
 
 async def check_token(state: Any, token: str) -> Principal:
     """The token's principal on a connection of its own, or 401; not recorded as a use (a re-check)."""
-    async with _pooled(state) as conn:
+    async with _pooled(state) as (conn, _):
         return await _principal(conn, token)
 
 
 @asynccontextmanager
-async def authenticated(state: Any, token: str) -> AsyncIterator[tuple[asyncpg.Connection, Principal]]:
+async def authenticated(state: Any, token: str, read: bool = False, after: int | None = None,
+                        replicas: bool = True) -> AsyncIterator[tuple[asyncpg.Connection, Principal]]:
     """A pooled connection and the token's principal (or 401), the use recorded; the connection is the caller's
-    until the block ends (GraphQL runs its transaction on it, ingest and WebSocket let it go at once)."""
-    async with _pooled(state) as conn:
+    until the block ends (GraphQL runs its transaction on it, ingest and WebSocket let it go at once).
+
+    A `read` may run on a replica (unless `replicas` is False): one that has replayed the consistency token
+    `after` when there is one; `record().replica` says which (None: the primary).
+    """
+    async with _pooled(state, read, after, replicas) as (conn, replica):
+        record().replica = replica
         principal = await _principal(conn, token)
         record().token_id = principal.token_id  # for the request log line
         state.token_usage.seen(principal)
@@ -79,10 +88,10 @@ def refusal(exc: BaseException) -> RequestError | None:
     return exc if isinstance(exc, RequestError) else outage(exc)
 
 
-def _pooled(state: Any):
-    """A pooled connection within the connect timeout: with the database down, fail fast instead of queueing."""
-    pool: asyncpg.Pool = state.pool
-    return pool.acquire(timeout=state.settings.db_connect_timeout_s)
+def _pooled(state: Any, read: bool = False, after: int | None = None, replicas: bool = True):
+    """A pooled connection (and its replica, or None) within the connect timeout: with the database down, fail
+    fast instead of queueing."""
+    return state.replicas.connection(read, after, state.settings.db_connect_timeout_s, replicas)
 
 
 async def _principal(conn: asyncpg.Connection, token: str) -> Principal:

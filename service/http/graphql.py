@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse, Response
 
 from schema.context import Context, Db
 from service.db import pool as db
-from service.http import edge, observability
+from service.http import consistency, edge, observability
 from service.http.body import BodyTooSlow, timed_chunks
 from service.http.errors import (
     GRAPHQL_RESPONSE,
@@ -190,19 +190,30 @@ async def handle(request: Request, media_type: str, request_id: str) -> Response
     if selected.operation is OperationType.SUBSCRIPTION:
         raise rejected("OPERATION_NOT_SUPPORTED", "subscriptions run over WebSocket at this path "
                        "(graphql-transport-ws, token in connection_init); see the README")
-    response = await execute(request, operation, selected, token, request_id, media_type)
+    after = consistency.requested(request.headers)
+    try:
+        response = await execute(request, operation, selected, token, request_id, media_type, after)
+    except Exception as exc:
+        if not consistency.lost_replica(exc, state.replicas):
+            raise
+        # a read whose replica went away (or cancelled it) before it answered: nothing was written, run it again
+        response = await execute(request, operation, selected, token, request_id, media_type, after, replicas=False)
     response.headers.update(rate)
     return response
 
 
 async def execute(request: Request, operation: Operation, selected: OperationDefinitionNode, token: str,
-                  request_id: str, media_type: str) -> Response:
+                  request_id: str, media_type: str, after: int | None = None, replicas: bool = True) -> Response:
+    """Run the operation in one transaction: a query on a replica when one is fresh enough (`after`: the
+    consistency token the request sent), anything else on the primary."""
     state = request.app.state
     settings = state.settings
     headers = {"x-request-id": request_id}
-    async with edge.authenticated(state, token) as (conn, principal):
+    read = selected.operation is OperationType.QUERY
+    written = None
+    async with edge.authenticated(state, token, read, after, replicas) as (conn, principal):
         allowed(operation, selected, principal)  # refused: nothing runs
-        async with conn.transaction(readonly=selected.operation is OperationType.QUERY):
+        async with conn.transaction(readonly=read):
             await db.scope_transaction(conn, principal.org_id, settings.statement_timeout_ms)
             context = Context(db=Db(conn), principal=principal, settings=settings, request=request,
                               request_id=request_id)
@@ -210,7 +221,11 @@ async def execute(request: Request, operation: Operation, selected: OperationDef
             result = await state.schema.execute(operation.query, variable_values=operation.variables,
                                                 context_value=context, operation_name=operation.operation_name)
             await context.db.close()
+        consistency.check(result)
+        if not read and state.replicas.replicas:
+            written = await consistency.written(conn)
     body, status = result_body(result, request_id, media_type)
+    consistency.attach(body, headers, written)
     if request.method != "POST":
         # A GET answer is one organization's data: a browser may keep it, a shared cache never.
         headers |= {"cache-control": "private, no-cache", "vary": "Accept, Authorization"}

@@ -1,4 +1,5 @@
-"""/healthz (the process answers) and /readyz (the database answers in time and is migrated)."""
+"""/healthz (the process answers) and /readyz (the database answers in time and is migrated; with read
+replicas, each one's state, and read-only readiness while only the replicas answer)."""
 from __future__ import annotations
 
 import asyncio
@@ -65,14 +66,27 @@ async def readyz(request: Request) -> JSONResponse:
                 async with pool.acquire() as conn:
                     todo, views_stale = await pending(conn)
     except MigrationError as exc:
-        return JSONResponse({"status": "unavailable", "database": "reachable", "migrations": str(exc)},
-                            status_code=503)
-    except Exception as exc:  # any failure means "do not send traffic here"
+        return _answer(request, {"status": "unavailable", "database": "reachable", "migrations": str(exc)}, 503)
+    except Exception as exc:  # any failure means "do not send traffic here", unless a replica serves reads
+        serving = [r for r in getattr(request.app.state.replicas, "replicas", ()) if r.usable]
+        if serving:
+            # read-only, not dark: queries answer from the replicas, writes get 503 with Retry-After
+            log.warning("read-only: primary unreachable (%s), %d replica(s) serving reads", type(exc).__name__,
+                        len(serving))
+            return _answer(request, {"status": "read-only", "database": "unreachable", "error": type(exc).__name__})
         log.warning("not ready: database unreachable (%s)", type(exc).__name__)
-        return JSONResponse({"status": "unavailable", "database": "unreachable", "error": type(exc).__name__},
-                            status_code=503)
+        return _answer(request, {"status": "unavailable", "database": "unreachable", "error": type(exc).__name__},
+                       503)
     if todo or views_stale:
-        return JSONResponse({"status": "unavailable", "database": "reachable",
-                             "migrations": [f"{m.version}_{m.name}" for m in todo], "viewsStale": views_stale},
-                            status_code=503)
-    return JSONResponse({"status": "ready", "database": "reachable", "pool": "saturated" if saturated else "ok"})
+        return _answer(request, {"status": "unavailable", "database": "reachable",
+                                 "migrations": [f"{m.version}_{m.name}" for m in todo], "viewsStale": views_stale},
+                       503)
+    return _answer(request, {"status": "ready", "database": "reachable", "pool": "saturated" if saturated else "ok"})
+
+
+def _answer(request: Request, body: dict, status: int = 200) -> JSONResponse:
+    """/readyz's answer, with each read replica's state when there are any."""
+    replicas = getattr(request.app.state.replicas, "replicas", ())
+    if replicas:
+        body["replicas"] = [replica.as_json() for replica in replicas]
+    return JSONResponse(body, status_code=status)

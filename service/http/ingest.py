@@ -11,7 +11,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
 from service.db import pool as db
-from service.http import edge, rate_limit
+from service.http import consistency, edge, rate_limit
 from service.http.body import BodyTooBig, BodyTooSlow, chunks_of, spool
 from service.http.errors import RequestError
 from service.http.health import database_down
@@ -133,6 +133,9 @@ async def ingest_conversations(request: Request) -> JSONResponse:
                                 max_bytes=settings.max_ingest_bytes, timeout=timeout_ms / 1000,
                                 request_id=record().request_id,
                             )
+                        # read-your-writes for the rows just written (service/http/consistency.py)
+                        written = (await consistency.written(conn)
+                                   if result.written and state.replicas.replicas else None)
     # Both leave the rest of the body unread: the connection cannot serve another request.
     except BodyTooBig as exc:
         return _error(413, BodyTooLarge(exc.limit).args[0], Connection="close")
@@ -162,4 +165,4 @@ async def ingest_conversations(request: Request) -> JSONResponse:
     record_ingest(request.app, result.inserted + result.updated)
     log.info("ingested org=%s accepted=%s inserted=%s updated=%s rejected=%s", principal.org_slug,
              result.accepted, result.inserted, result.updated, result.rejected)
-    return JSONResponse(body)
+    return JSONResponse(body, headers={consistency.HEADER: written} if written else None)

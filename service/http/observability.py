@@ -4,15 +4,17 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import math
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
 from starlette.responses import Response
@@ -38,6 +40,7 @@ class RequestRecord:
     operation: str | None = None  # set by the GraphQL endpoint: the operation name, "anonymous" or "-"
     token_id: int | None = None
     error_codes: list[str] = field(default_factory=list)
+    replica: Any = None  # the read replica (service/db/replicas.py) the request's SQL runs on; None: the primary
 
 
 _current: ContextVar[RequestRecord | None] = ContextVar("steward_request", default=None)
@@ -51,9 +54,10 @@ def record() -> RequestRecord:
 class Metrics:
     """The app's collectors, on a registry of their own (never prometheus_client's global one)."""
 
-    def __init__(self, pool: Callable[[], Any]):
+    def __init__(self, pool: Callable[[], Any], replicas: Callable[[], Any] = lambda: None):
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        r.register(ReplicaCollector(replicas))
         self.http_requests = Counter("steward_http_requests", "HTTP requests by route, method and status.",
                                      ["route", "method", "status"], registry=r)
         self.graphql_requests = Counter("steward_graphql_requests", "GraphQL requests by operation name and status.",
@@ -88,6 +92,42 @@ class Metrics:
             self.graphql_duration.labels(operation).observe(seconds)
         for code in rec.error_codes:
             self.graphql_errors.labels(self.label("code", code)).inc()
+
+
+class ReplicaCollector:
+    """Each read replica's state, read from the app's ReplicaSet at scrape time, and where reads ran."""
+
+    def __init__(self, replicas: Callable[[], Any]):
+        self.replicas = replicas
+
+    def describe(self) -> list:
+        return []  # families depend on the configured replicas: collected at scrape time only
+
+    def collect(self) -> Iterator[Metric]:
+        replica_set = self.replicas()
+        up = GaugeMetricFamily("steward_replica_up", "1 when the replica answered its last check as a standby.",
+                               labels=["replica"])
+        usable = GaugeMetricFamily("steward_replica_usable", "1 when the replica serves reads (up, lag within "
+                                   "STEWARD_REPLICA_MAX_LAG_MS, or the primary unreachable).", labels=["replica"])
+        lag = GaugeMetricFamily("steward_replica_lag_ms", "The replica's replay lag at its last check "
+                                "(NaN when unknown: down, or the primary unreachable).", labels=["replica"])
+        reads = CounterMetricFamily("steward_replica_reads", "Reads (GraphQL queries) served by the replica.",
+                                    labels=["replica"])
+        primary_reads = CounterMetricFamily("steward_primary_reads", "Reads served by the primary, by why no "
+                                            "replica served them.", labels=["reason"])
+        primary_up = GaugeMetricFamily("steward_primary_up", "1 when the primary answered its last check "
+                                       "(measured only with replicas configured).")
+        if replica_set is not None:
+            if replica_set.replicas:
+                primary_up.add_metric([], 1 if replica_set.primary_up else 0)
+            for replica in replica_set.replicas:
+                up.add_metric([replica.name], 1 if replica.state in ("up", "lagging") else 0)
+                usable.add_metric([replica.name], 1 if replica.usable else 0)
+                lag.add_metric([replica.name], math.nan if replica.lag_ms is None else replica.lag_ms)
+                reads.add_metric([replica.name], replica.reads)
+            for reason, count in sorted(replica_set.primary_reads.items()):
+                primary_reads.add_metric([reason], count)
+        yield from (primary_up, up, usable, lag, reads, primary_reads)
 
 
 def _pool_sizes(pool: Any) -> tuple[int, int]:
@@ -155,6 +195,7 @@ class RequestMiddleware:
             log.info("%s %s %s", scope["method"], scope["path"], status, extra={"fields": {
                 "request_id": rec.request_id, "method": scope["method"], "path": scope["path"], "status": status,
                 "duration_ms": round(seconds * 1000, 2), "operation": rec.operation, "token_id": rec.token_id,
+                "replica": getattr(rec.replica, "name", None),
                 "errors": rec.error_codes or None,
             }})
             _current.reset(tokens[0])

@@ -41,7 +41,8 @@ class Operation:
 async def read(state: Any, params: dict[str, Any]) -> Operation:
     """Fill in a persisted document, check the parameters' types, parse; RequestError if any fails."""
     try:
-        params = await state.documents.resolve(params, state.pool, state.settings.db_connect_timeout_s)
+        params = await state.documents.resolve(params, state.replicas.read_pool(),
+                                                 state.settings.db_connect_timeout_s)
     except DocumentError as exc:
         raise rejected(exc.code, str(exc)) from None
     query, variables, operation_name = validate_params(params)
