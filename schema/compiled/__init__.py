@@ -1,0 +1,88 @@
+"""Compiled reads: a validated query operation as ONE SQL statement that returns the response's `data` as JSON.
+
+`compile_query` gives (statement, parameters) or None when the operation is not the compiler's to take
+whole (a mutation, introspection, a field with no SQL yet, an argument a resolver would refuse): the
+caller then runs it through Strawberry. `run` executes a compiled statement; a statement that fails
+(a row a resolver would report missing) returns None too, after which the caller answers through
+Strawberry in a fresh transaction. The statement text depends only on the document, the operation and
+the values of variables that choose its shape, so each connection prepares it once.
+"""
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from graphql import DocumentNode, FragmentDefinitionNode, GraphQLSchema, OperationDefinitionNode, OperationType
+from graphql.execution.values import get_variable_values
+
+from schema.compiled.walk import SQL, Unsupported, Walk, fill
+
+CACHE_SIZE = 512
+
+
+@dataclass(frozen=True)
+class Compiled:
+    statement: str
+    params: tuple[Any, ...]
+
+
+class Compiler:
+    """Compiled statements of recent (document, operation, variables, organization), LRU like the parser cache."""
+
+    def __init__(self, schema: GraphQLSchema, size: int = CACHE_SIZE):
+        self.schema = schema
+        self.size = size
+        self._cache: OrderedDict[tuple, Compiled | None] = OrderedDict()
+
+    def compile(self, query: str, document: DocumentNode, operation: OperationDefinitionNode,
+                variables: dict[str, Any] | None, principal: Any, settings: Any) -> Compiled | None:
+        try:
+            key = (query, operation.name.value if operation.name else None,
+                   json.dumps(variables, sort_keys=True, default=str), principal.org_id, principal.org_slug,
+                   settings.max_page_size)
+        except (TypeError, ValueError):
+            return None
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        compiled = compile_query(self.schema, document, operation, variables, principal, settings)
+        self._cache[key] = compiled
+        if len(self._cache) > self.size:
+            self._cache.popitem(last=False)
+        return compiled
+
+
+def compile_query(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode,
+                  variables: dict[str, Any] | None, principal: Any, settings: Any) -> Compiled | None:
+    """The operation's statement and parameters, or None if Strawberry must answer it."""
+    if operation.operation is not OperationType.QUERY or schema.query_type is None:
+        return None
+    coerced = get_variable_values(schema, operation.variable_definitions or (), variables or {},
+                                  hide_suggestions=True)
+    if isinstance(coerced, list):
+        return None
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    walk = Walk(schema, fragments, coerced, principal, settings)
+    try:
+        body = walk.selection(schema.query_type, [_root(operation)], "_root")
+    except (Unsupported, KeyError):
+        return None
+    return Compiled(fill(SQL["statement"], json=body), tuple(walk.params))
+
+
+class _root:  # noqa: N801 - stands in for a field node: the operation's own selection set
+    def __init__(self, operation: OperationDefinitionNode):
+        self.selection_set = operation.selection_set
+
+
+async def run(conn: asyncpg.Connection, compiled: Compiled) -> str | None:
+    """The `data` JSON text, or None if the statement failed (the transaction is then aborted)."""
+    try:
+        return await conn.fetchval(compiled.statement, *compiled.params)
+    except asyncpg.QueryCanceledError:
+        raise  # the statement timeout: Strawberry would meet it too
+    except asyncpg.PostgresError:
+        return None
