@@ -67,13 +67,14 @@ def compile_query(schema: GraphQLSchema, document: DocumentNode, operation: Oper
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     walk = Walk(schema, fragments, coerced, principal, settings)
     try:
-        body = walk.selection(schema.query_type, [_root(operation)], "_root")
+        root: Any = _Root(operation)  # stands in for a field node: the operation's own selection set
+        body = walk.selection(schema.query_type, [root], "_root")
     except (Unsupported, KeyError):
         return None
     return Compiled(fill(SQL["statement"], json=body), tuple(walk.params))
 
 
-class _root:  # noqa: N801 - stands in for a field node: the operation's own selection set
+class _Root:
     def __init__(self, operation: OperationDefinitionNode):
         self.selection_set = operation.selection_set
 

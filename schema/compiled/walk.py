@@ -22,12 +22,10 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
-    OperationDefinitionNode,
     SelectionSetNode,
 )
-from graphql.execution.values import VariableValues, get_argument_values
+from graphql.execution.values import VariableValues, get_argument_values, get_directive_values
 from graphql.type import GraphQLIncludeDirective, GraphQLSkipDirective
-from graphql.execution.values import get_directive_values
 
 from service.sql_files import load
 
@@ -90,7 +88,8 @@ class Walk:
 
     # ------------------------------------------------------------------ selections
 
-    def collect(self, parent: GraphQLObjectType, selections: Sequence[SelectionSetNode]) -> dict[str, list[FieldNode]]:
+    def collect(self, parent: GraphQLObjectType,
+                selections: Sequence[SelectionSetNode | None]) -> dict[str, list[FieldNode]]:
         """Response key -> its field nodes, in document order (graphql-core's CollectFields)."""
         grouped: dict[str, list[FieldNode]] = {}
         visited: set[str] = set()
@@ -115,7 +114,8 @@ class Walk:
                         visit(fragment.selection_set)
 
         for selection_set in selections:
-            visit(selection_set)
+            if selection_set is not None:
+                visit(selection_set)
         return grouped
 
     def _included(self, node: Any) -> bool:
@@ -135,7 +135,7 @@ class Walk:
         """The JSON object of the selection of `nodes` (one response key's field nodes) over row alias `row`."""
         from schema.compiled.fields import FIELDS  # the registry names the walk's types
 
-        grouped = self.collect(type_, [n.selection_set for n in nodes if n.selection_set is not None])
+        grouped = self.collect(type_, [n.selection_set for n in nodes])
         if not grouped or len(grouped) > MAX_KEYS:
             raise Unsupported(f"{len(grouped)} keys on {type_.name}")
         registry = FIELDS.get(type_.name)

@@ -11,12 +11,17 @@ from service.auth import create_token
 from service.config import Settings
 from service.db.pool import connect
 
+from . import differential
+
 
 @dataclass
 class Api:
     client: httpx.AsyncClient
     url: str
     app: object
+    # STEWARD_TEST_DIFFERENTIAL=1: every query is also answered by an app with the compiler off (Strawberry
+    # alone), and both answers must be equal (tests/api/differential.py)
+    plain: httpx.AsyncClient | None = None
 
     async def post(self, query: str, variables: dict | None = None, token: str | None = None,
                    headers: dict | None = None) -> httpx.Response:
@@ -24,6 +29,11 @@ class Api:
         if token:
             all_headers["authorization"] = f"Bearer {token}"
         body = {"query": query} | ({"variables": variables} if variables is not None else {})
+        if self.plain is not None and differential.is_query(query):
+            expected = await self.plain.post("/graphql", json=body, headers=all_headers)
+            response = await self.client.post("/graphql", json=body, headers=all_headers)
+            differential.assert_same(query, variables, expected, response)
+            return response
         return await self.client.post("/graphql", json=body, headers=all_headers)
 
     async def gql(self, query: str, variables: dict | None = None, token: str | None = None) -> dict:
@@ -68,9 +78,15 @@ async def start_api(db_url: str, settings: Settings | None = None):
 @pytest.fixture(scope="module")
 async def api(module_db_url: str) -> Api:
     api, lifespan = await start_api(module_db_url)
+    plain = await differential.plain_app(module_db_url) if differential.enabled() else None
+    if plain is not None:
+        api.plain = plain[0].client
     yield api
     await api.client.aclose()
     await lifespan.__aexit__(None, None, None)
+    if plain is not None:
+        await plain[0].client.aclose()
+        await plain[1].__aexit__(None, None, None)
 
 
 async def make_token(db_url: str, org_slug: str, scopes: str = "read") -> str:
