@@ -10,6 +10,7 @@ the values of variables that choose its shape, so each connection prepares it on
 from __future__ import annotations
 
 import json
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from graphql.execution.values import get_variable_values
 from schema.compiled.walk import SQL, Unsupported, Walk, fill
 
 CACHE_SIZE = 512
+log = logging.getLogger("steward.compiled")
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Compiler:
         self.schema = schema
         self.size = size
         self._cache: OrderedDict[tuple, Compiled | None] = OrderedDict()
+        self.taken = self.declined = 0  # operations compiled, and left to Strawberry (for tests and tuning)
 
     def compile(self, query: str, document: DocumentNode, operation: OperationDefinitionNode,
                 variables: dict[str, Any] | None, principal: Any, settings: Any) -> Compiled | None:
@@ -47,8 +50,17 @@ class Compiler:
             return None
         if key in self._cache:
             self._cache.move_to_end(key)
-            return self._cache[key]
-        compiled = compile_query(self.schema, document, operation, variables, principal, settings)
+            compiled = self._cache[key]
+        else:
+            try:
+                compiled = compile_query(self.schema, document, operation, variables, principal, settings)
+            except Exception:  # a gap in the compiler must cost speed, never the answer
+                log.exception("compiling %s failed; Strawberry answers it", key[1] or "an anonymous operation")
+                compiled = None
+        if compiled is None:
+            self.declined += 1
+        else:
+            self.taken += 1
         self._cache[key] = compiled
         if len(self._cache) > self.size:
             self._cache.popitem(last=False)
