@@ -7,11 +7,12 @@ compiler and to the app without it, and the answers must be equal (tests/api/dif
 from __future__ import annotations
 
 import os
+import re
 from datetime import date
 
 import hypothesis_graphql
 import pytest
-from graphql import GraphQLObjectType, build_schema, print_schema
+from graphql import GraphQLInputObjectType, GraphQLObjectType, build_schema, print_schema
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import nodes
@@ -24,7 +25,7 @@ from .conftest import make_token
 from .world import build_world
 
 # documents per root field (STEWARD_FUZZ_EXAMPLES to change it)
-EXAMPLES = int(os.environ.get("STEWARD_FUZZ_EXAMPLES", "700"))
+EXAMPLES = int(os.environ.get("STEWARD_FUZZ_EXAMPLES", "600"))
 ROOTS = ("deployments", "deployment", "ownershipSummary")
 # the types of connections and their pages, compiled whole by schema/compiled/pages.py
 PAGED = {"DeploymentConnection", "DeploymentEdge", "WorkflowUpdateConnection", "WorkflowUpdateEdge", "PageInfo"}
@@ -34,12 +35,34 @@ def compiled_schema():
     """The SDL's schema with only the fields the compiler holds (and no mutation or subscription)."""
     cut = build_schema(print_schema(schema._schema))
     for type_ in cut.type_map.values():
+        if isinstance(type_, GraphQLInputObjectType):
+            for name in [n for n in type_.fields if n in DROPPED_ARGUMENTS]:
+                del type_.fields[name]
         if not isinstance(type_, GraphQLObjectType) or type_.name.startswith("__") or type_.name in PAGED:
             continue
         for name in [n for n in type_.fields if n not in FIELDS.get(type_.name, {})]:
             del type_.fields[name]
+        for field in type_.fields.values():  # arguments that almost always draw an error: hand-written cases
+            for name in [n for n in field.args if n in DROPPED_ARGUMENTS]:
+                del field.args[name]
     cut.mutation_type = cut.subscription_type = None
     return cut
+
+
+# arguments and input fields: random strings for these are NOT_FOUND or BAD_USER_INPUT (tests/api/test_compiled.py covers them)
+DROPPED_ARGUMENTS = {"orgSlug", "after", "before", "ownerId", "id", "last", "from", "to"}
+KEY = re.compile(r'key: "(?:[^"\\]|\\.)*"')
+SIZE = re.compile(r"\b(first|last|lastDays): (-?\d+)")
+WINDOW = re.compile(r"window: \{[^{}]*lastDays: -?\d[^{}]*\}")
+LAST_DAYS = re.compile(r"lastDays: -?\d+")
+
+
+def likely(document: str) -> str:
+    """Arguments moved into range (an existing key, small page sizes and windows), so most documents compile."""
+    document = KEY.sub('key: "bot-001"', document).replace("window: {}", "window: {lastDays: 7}")
+    document = WINDOW.sub(lambda m: "window: {" + (LAST_DAYS.findall(m.group(0)) or [""])[0] + "}", document)
+    return SIZE.sub(lambda m: f"{m.group(1)}: {abs(int(m.group(2))) % (400 if m.group(1) == 'lastDays' else 12) + 1}",
+                    document)
 
 
 def documents(root: str, count: int) -> list[str]:
@@ -52,7 +75,7 @@ def documents(root: str, count: int) -> list[str]:
               suppress_health_check=list(HealthCheck))
     @given(strategy)
     def draw(document: str) -> None:
-        drawn.append(document)
+        drawn.append(likely(document))
 
     draw()
     return drawn
@@ -85,4 +108,4 @@ async def test_generated_documents_answer_alike(api, plain, module_db_url, world
     assert sent >= EXAMPLES // 2  # hypothesis may stop early on a small space, never near empty
     compiled = compiler.taken - taken
     print(f"{root}: {sent} documents, {compiled} compiled")  # the rest: refused before SQL, or Strawberry's
-    assert compiled >= sent // 10
+    assert compiled >= sent // 2
