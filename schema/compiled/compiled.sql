@@ -106,3 +106,10 @@ select ($2)::date as window_from, ($3)::date as window_to,
 -- name: statement
 -- The whole compiled operation: the response's `data` as JSON text.
 select ({{json}})::text
+
+-- name: summary_object
+-- OwnershipSummary: the impact statement ($1) runs once, as `_impact`, for all the bucket fields.
+(with _impact as ($1) select {{json}} from ($2) {{row}} limit 1)
+
+-- name: impact_rows
+select * from _impact

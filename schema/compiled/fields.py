@@ -82,9 +82,10 @@ def ownership_summary(walk: Walk, row: str, nodes: Sequence[FieldNode], definiti
     org = org_checked(walk, a.get("orgSlug"))
     start, end = window(walk, a.get("window"), 90)
     alias = walk.alias()
-    walk.impact = fill(ORGANIZATIONS["ownership_impact"], [start, end])
+    walk.impact = fill(SQL["impact_rows"])
     source = fill(SQL["summary"], [fill(ORGANIZATIONS["ownership_overview"], [org]), start, end])
-    return fill(SQL["object"], [source], row=alias, json=walk.selection(object_type(definition), nodes, alias))
+    return fill(SQL["summary_object"], [fill(ORGANIZATIONS["ownership_impact"], [start, end]), source], row=alias,
+                json=walk.selection(object_type(definition), nodes, alias))
 
 
 def buckets(kinds: tuple[str, ...]) -> Emit:
