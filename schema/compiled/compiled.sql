@@ -36,8 +36,9 @@ to_json(translate(encode(convert_to('[' || ($1) || ', ' || ($2)::text || ']', 'U
 -- name: connection
 -- A page of a paged statement ($1: its rows in its order, limit + 1 of them), as a Relay connection.
 -- $2 the page size, $3 backward (last/before), $4 an `after` cursor was given, $5 a `before` cursor was given.
--- {{cursor}} is the cursor of row {{row}}, {{node}} its node columns, {{json}} the connection's selection over `e`.
-(with p as (select q.*, row_number() over () as _n from ($1) q),
+-- {{cursor}} is the cursor of row {{row}}, {{node}} its node columns, {{json}} the connection's selection over `e`;
+-- {{batches}} the statements its nodes' nested fields read once for the whole page (`_bN as (…),`).
+(with p as (select q.*, row_number() over () as _n from ($1) q), {{batches}}
       e as (select {{cursor}} as _cursor, {{node}}, {{row}}._n
               from p {{row}} where {{row}}._n <= $2)
  select {{json}})
@@ -113,3 +114,11 @@ select ({{json}})::text
 
 -- name: impact_rows
 select * from _impact
+
+-- name: page_ids
+-- The ids of a connection's page (the CTE `p` of `connection`, $1 its size): what a batched statement reads for.
+array(select p.id from p where p._n <= $1)::bigint[]
+
+-- name: batched
+-- One parent's rows of a statement read once for the page ({{batch}}, a CTE), in the statement's order.
+select * from {{batch}} where {{batch}}.{{key}} = $1

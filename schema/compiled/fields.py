@@ -107,8 +107,8 @@ def bucket_rate(kind: str) -> Emit:
 
 def metrics(walk: Walk, row: str, nodes: Sequence[FieldNode], definition: GraphQLField) -> str:
     start, end = window(walk, walk.arguments(definition, nodes[0]).get("window"), 30)
-    return nested(SHARED["window_metrics"], lambda w, r, a: [one(w, r, "id"), start, end],
-                  what="the metrics")(walk, row, nodes, definition)
+    return nested(SHARED["window_metrics"], lambda w, ids, a: [ids, start, end], what="the metrics",
+                  key="deployment_id")(walk, row, nodes, definition)
 
 
 def weekly_metrics(walk: Walk, row: str, nodes: Sequence[FieldNode], definition: GraphQLField) -> str:
@@ -121,8 +121,8 @@ def weekly_metrics(walk: Walk, row: str, nodes: Sequence[FieldNode], definition:
         if (last - first).days > MAX_WEEKS * 7:
             raise Unsupported("weeks")
         start, end = walk.param(first, "date"), walk.param(last, "date")
-    return nested(SHARED["weekly_metrics"], lambda w, r, _: [one(w, r, "id"), start, end],
-                  many=True)(walk, row, nodes, definition)
+    return nested(SHARED["weekly_metrics"], lambda w, ids, _: [ids, start, end], many=True,
+                  key="deployment_id")(walk, row, nodes, definition)
 
 
 def topic_opportunities(walk: Walk, row: str, nodes: Sequence[FieldNode], definition: GraphQLField) -> str:
@@ -131,8 +131,8 @@ def topic_opportunities(walk: Walk, row: str, nodes: Sequence[FieldNode], defini
         raise Unsupported("first")
     start, end = window(walk, a.get("window"), 90)
     first = walk.param(a["first"], "bigint")
-    return nested(SHARED["topic_opportunities"], lambda w, r, _: [one(w, r, "id"), start, end, first],
-                  many=True)(walk, row, nodes, definition)
+    return nested(SHARED["topic_opportunities"], lambda w, ids, _: [ids, start, end, first], many=True,
+                  key="deployment_id")(walk, row, nodes, definition)
 
 
 def updates_of(parent: str) -> Emit:
@@ -154,7 +154,7 @@ def updates_of(parent: str) -> Emit:
 
 def owner(walk: Walk, row: str, nodes: Sequence[FieldNode], definition: GraphQLField) -> str:
     current = fill(PEOPLE["current_owners"], [one(walk, row, "id")])
-    return nested(PEOPLE["persons_by_id"], lambda w, r, _: [f"array[(select o.person_id from ({current}) o limit 1)]"
+    return nested(PEOPLE["persons_by_id"], lambda w, _, a: [f"array[(select o.person_id from ({current}) o limit 1)]"
                                                             "::bigint[]"])(walk, row, nodes, definition)
 
 
@@ -168,7 +168,8 @@ def days_since(what: str) -> Emit:
 
 
 def health(walk: Walk, row: str, nodes: Sequence[FieldNode], definition: GraphQLField) -> str:
-    return nested(SHARED["health"], lambda w, r, _: [one(w, r, "id")], what="the health")(walk, row, nodes, definition)
+    return nested(SHARED["health"], lambda w, ids, _: [ids], what="the health", key="deployment_id")(
+        walk, row, nodes, definition)
 
 
 def reasons(walk: Walk, row: str, nodes: Sequence[FieldNode], definition: GraphQLField) -> str:
@@ -184,7 +185,7 @@ def element(key: str) -> Emit:
 
 
 def by_id(statement: str, column_name: str, what: str) -> Emit:
-    return nested(statement, lambda w, r, _: [one(w, r, column_name)], what=what)
+    return nested(statement, lambda w, ids, _: [ids], what=what, parent=column_name)
 
 
 PERSON: dict[str, Emit] = {
@@ -209,7 +210,8 @@ FIELDS: dict[str, dict[str, Emit]] = {
         "vendor": column("vendor"), "status": column("status"), "launchedAt": column("launched_at", "instant"),
         "integrations": column("integrations"), "owner": owner, "health": health, "metrics": metrics,
         "weeklyMetrics": weekly_metrics, "topicOpportunities": topic_opportunities,
-        "ownershipHistory": nested(PEOPLE["ownership_history"], lambda w, r, _: [one(w, r, "id")], many=True),
+        "ownershipHistory": nested(PEOPLE["ownership_history"], lambda w, ids, _: [ids], many=True,
+                                   key="deployment_id"),
         "workflowUpdates": updates_of("deployment"),
     },
     "Person": PERSON,

@@ -12,7 +12,7 @@ from typing import Any
 
 from graphql import FieldNode, GraphQLField, GraphQLObjectType
 
-from schema.compiled.walk import SQL, Unsupported, Walk, fill, object_type
+from schema.compiled.walk import SQL, Page, Unsupported, Walk, fill, object_type
 from schema.relay import PageRequest, Sort, keyset_args, page_request
 from schema.windows import MAX_WINDOW_DAYS, check_range
 from service.sql_files import load
@@ -89,6 +89,8 @@ def connection(walk: Walk, nodes: Sequence[FieldNode], definition: GraphQLField,
         return f"e._node{len(node_columns)}"
 
     parts = []
+    outer, walk.page = walk.page, Page(row, limit)
+    page_of_nodes = walk.page
     for key, field_nodes in walk.collect(conn_type, [n.selection_set for n in nodes]).items():
         name = field_nodes[0].name.value
         if name == "totalCount":
@@ -113,10 +115,11 @@ def connection(walk: Walk, nodes: Sequence[FieldNode], definition: GraphQLField,
         else:
             raise Unsupported(f"{conn_type.name}.{name}")
         parts.append(f"{walk.param(key, 'text')}, {value}")
+    walk.page = outer
     node = ", ".join(f"{c} as _node{i}" for i, c in enumerate(node_columns, 1)) or "null as _node0"
     return fill(SQL["connection"], [statement, limit], row=row,
                 cursor=fill(SQL["cursor"], [cursor_value(walk, sort, row), f"{row}.id"]),
-                node=node, json=f"json_build_object({', '.join(parts)})")
+                node=node, json=f"json_build_object({', '.join(parts)})", batches=" ".join(page_of_nodes.batches))
 
 
 def page_info(walk: Walk, nodes: Sequence[FieldNode], info_type: GraphQLObjectType, request: PageRequest,

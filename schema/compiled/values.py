@@ -47,14 +47,21 @@ def present_or_missing(walk: Walk, value: str, definition: GraphQLField, what: s
     return f"coalesce({value}, {fill(SQL['missing'], [walk.param(what, 'text')])})"
 
 
+# a statement's arguments: given the walk, the parents' ids (a bigint[] expression) and the field's arguments
 Args = Callable[[Walk, str, dict[str, Any]], Sequence[str]]
 
 
-def nested(statement: str, args: Args, many: bool = False, what: str = "the object") -> Emit:
-    """An object (the first row) or a list (every row, in order) of `statement`, its `$n` from `args`."""
+def nested(statement: str, args: Args, many: bool = False, what: str = "the object", parent: str = "id",
+           key: str | None = None) -> Emit:
+    """An object (the first row) or a list (every row, in order) of `statement` for the parent's `parent`
+    column, its `$n` from `args`. With `key` (the column naming the parent in its rows), the nodes of a
+    page read it once for the whole page, as the resolvers' loaders do."""
     def emit(walk: Walk, row: str, nodes: Sequence[FieldNode], definition: GraphQLField) -> str:
         arguments = walk.arguments(definition, nodes[0])
-        source = fill(statement, args(walk, row, arguments))
+        source = key and walk.batch(row, lambda ids: fill(statement, args(walk, ids, arguments)), key,
+                                    f"{row}.{parent}")
+        if not source:
+            source = fill(statement, args(walk, f"array[{row}.{parent}]::bigint[]", arguments))
         alias = walk.alias()
         json = walk.selection(object_type(definition), nodes, alias)
         value = fill(SQL["list" if many else "object"], [source], row=alias, json=json)

@@ -35,6 +35,15 @@ MAX_KEYS = 50
 _PARAM = re.compile(r"\$(\d+)")
 
 
+@dataclass
+class Page:
+    """A connection being compiled: its row alias, its page size parameter, the statements batched for it."""
+
+    row: str
+    limit: str
+    batches: list[str] = field(default_factory=list)
+
+
 class Unsupported(Exception):
     """The compiler cannot take this operation whole (or an argument would be an error): use Strawberry."""
 
@@ -73,6 +82,16 @@ class Walk:
     params: list[Any] = field(default_factory=list)
     aliases: int = 0
     impact: str = ""  # OwnershipSummary's impact statement, read by its bucket fields
+    page: Page | None = None  # the connection whose nodes are being compiled
+
+    def batch(self, row: str, statement: Callable[[str], str], key: str, parent: str) -> str | None:
+        """For a node of the current page: `statement` (given the ids) read once for the page, then this
+        node's rows of it (`key` = `parent`); None outside a page (the statement then reads one parent)."""
+        if self.page is None or self.page.row != row:
+            return None
+        name = f"_b{len(self.page.batches) + 1}_{self.page.row}"
+        self.page.batches.append(f"{name} as ({statement(fill(SQL['page_ids'], [self.page.limit]))}),")
+        return fill(SQL["batched"], [parent], batch=name, key=key)
 
     def param(self, value: Any, cast: str | None = None) -> str:
         """A statement parameter (never interpolated); `cast` names its SQL type where PostgreSQL cannot infer it."""
