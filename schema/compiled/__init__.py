@@ -19,6 +19,7 @@ import asyncpg
 from graphql import DocumentNode, FragmentDefinitionNode, GraphQLSchema, OperationDefinitionNode, OperationType
 from graphql.execution.values import get_variable_values
 
+from schema.compiled.fields import FIELDS
 from schema.compiled.walk import SQL, Unsupported, Walk, fill
 
 CACHE_SIZE = 512
@@ -77,7 +78,7 @@ def compile_query(schema: GraphQLSchema, document: DocumentNode, operation: Oper
     if isinstance(coerced, list):
         return None
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    walk = Walk(schema, fragments, coerced, principal, settings)
+    walk = Walk(schema, fragments, coerced, principal, settings, FIELDS)
     try:
         root: Any = _Root(operation)  # stands in for a field node: the operation's own selection set
         body = walk.selection(schema.query_type, [root], "_root")
@@ -92,10 +93,13 @@ class _Root:
 
 
 async def run(conn: asyncpg.Connection, compiled: Compiled) -> str | None:
-    """The `data` JSON text, or None if the statement failed (the transaction is then aborted)."""
+    """The `data` JSON text, or None if the statement failed (the transaction is then aborted).
+
+    A statement timeout is a failure too: the resolvers' smaller statements may each fit in it, and if
+    they do not, Strawberry reports the TIMEOUT on the fields it hit, as it always has. A lost
+    connection is not a PostgresError: it propagates (a 503, as on the resolver path).
+    """
     try:
         return await conn.fetchval(compiled.statement, *compiled.params)
-    except asyncpg.QueryCanceledError:
-        raise  # the statement timeout: Strawberry would meet it too
     except asyncpg.PostgresError:
         return None

@@ -70,6 +70,10 @@ def plain(value: Any) -> Any:
     return value
 
 
+# a field's SQL: given the walk, the parent's row alias, the field's nodes and definition, its JSON expression
+Emit = Callable[["Walk", str, Sequence[FieldNode], GraphQLField], str]
+
+
 @dataclass
 class Walk:
     """One compilation: the schema, the operation's fragments and variables, the parameters so far."""
@@ -79,6 +83,7 @@ class Walk:
     variables: VariableValues
     principal: Any
     settings: Any
+    registry: dict[str, dict[str, Emit]]  # type name -> field name -> its SQL (schema/compiled/fields.py)
     params: list[Any] = field(default_factory=list)
     aliases: int = 0
     impact: str = ""  # OwnershipSummary's impact statement, read by its bucket fields
@@ -152,12 +157,10 @@ class Walk:
 
     def selection(self, type_: GraphQLObjectType, nodes: Sequence[FieldNode], row: str) -> str:
         """The JSON object of the selection of `nodes` (one response key's field nodes) over row alias `row`."""
-        from schema.compiled.fields import FIELDS  # the registry names the walk's types
-
         grouped = self.collect(type_, [n.selection_set for n in nodes])
         if not grouped or len(grouped) > MAX_KEYS:
             raise Unsupported(f"{len(grouped)} keys on {type_.name}")
-        registry = FIELDS.get(type_.name)
+        registry = self.registry.get(type_.name)
         parts = []
         for key, field_nodes in grouped.items():
             name = field_nodes[0].name.value
@@ -182,5 +185,3 @@ def object_type(definition: GraphQLField) -> GraphQLObjectType:
         raise Unsupported(f"abstract or leaf type {type_}")
     return type_
 
-
-Emit = Callable[[Walk, str, Sequence[FieldNode], GraphQLField], str]

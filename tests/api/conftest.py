@@ -82,6 +82,8 @@ async def api(module_db_url: str) -> Api:
     if plain is not None:
         api.plain = plain[0].client
     yield api
+    if api.app.state.compiler is not None:
+        differential.COMPARED["compiled"] += api.app.state.compiler.taken if plain is not None else 0
     await api.client.aclose()
     await lifespan.__aexit__(None, None, None)
     if plain is not None:
@@ -124,3 +126,9 @@ async def run_schema(db_url: str, token: str, query: str, variables: dict | None
 def _asyncpg_internal(statement: str) -> bool:
     """asyncpg's one-off type introspection (and the JIT toggle around it)."""
     return "typeinfo_tree" in statement or "current_setting('jit')" in statement
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if differential.enabled():
+        terminalreporter.write_line(f"differential: {differential.COMPARED['requests']} queries answered by both "
+                                    f"paths alike; the compiler took {differential.COMPARED['compiled']}")

@@ -13,6 +13,9 @@ from typing import Any
 import httpx
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 
+# requests answered by both apps, and of those, the ones the compiler took (the rest: Strawberry's on both)
+COMPARED = {"requests": 0, "compiled": 0}
+
 
 def enabled() -> bool:
     return os.environ.get("STEWARD_TEST_DIFFERENTIAL", "") not in ("", "0")
@@ -39,6 +42,7 @@ def canonical(value: Any) -> Any:
 
 
 def assert_same(query: str, variables: dict | None, expected: httpx.Response, got: httpx.Response) -> None:
+    COMPARED["requests"] += 1
     assert got.status_code == expected.status_code, (query, variables, expected.text, got.text)
     try:
         want, have = expected.json(), got.json()

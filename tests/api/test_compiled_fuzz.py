@@ -49,7 +49,7 @@ def compiled_schema():
     return cut
 
 
-# arguments and input fields: random strings for these are NOT_FOUND or BAD_USER_INPUT (tests/api/test_compiled.py covers them)
+# arguments and input fields whose random values are NOT_FOUND or BAD_USER_INPUT (test_compiled.py has such cases)
 DROPPED_ARGUMENTS = {"orgSlug", "after", "before", "ownerId", "id", "last", "from", "to"}
 KEY = re.compile(r'key: "(?:[^"\\]|\\.)*"')
 SIZE = re.compile(r"\b(first|last|lastDays): (-?\d+)")
