@@ -95,7 +95,8 @@ class Walk:
         if self.page is None or self.page.row != row:
             return None
         name = f"_b{len(self.page.batches) + 1}_{self.page.row}"
-        self.page.batches.append(f"{name} as ({statement(fill(SQL['page_ids'], [self.page.limit]))}),")
+        # materialized: referenced once, inside each node's subquery, it would otherwise be inlined there
+        self.page.batches.append(f"{name} as materialized ({statement(fill(SQL['page_ids'], [self.page.limit]))}),")
         return fill(SQL["batched"], [parent], batch=name, key=key)
 
     def param(self, value: Any, cast: str | None = None) -> str:
