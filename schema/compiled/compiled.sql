@@ -122,3 +122,7 @@ array(select p.id from p where p._n <= $1)::bigint[]
 -- name: batched
 -- One parent's rows of a statement read once for the page ({{batch}}, a CTE), in the statement's order.
 select * from {{batch}} where {{batch}}.{{key}} = $1
+
+-- name: nested_count
+-- The size of one parent's list, from a statement of (parent, n) rows: 0 when it has none.
+coalesce((select c.n from ($1) c limit 1), 0)

@@ -10,7 +10,8 @@ from typing import Any
 from graphql import FieldNode, GraphQLField
 
 from schema.activity.types import UPDATES_NEWEST_FIRST
-from schema.compiled.pages import SHARED, connection, dates, guarded, keyset, page, today, window
+from schema.compiled.lists import OWNED_DEPLOYMENTS, people, review_fields, reviews, workflow_updates
+from schema.compiled.pages import SHARED, connection, dates, guarded, keyset, org_checked, page, today, window
 from schema.compiled.values import column, computed, global_id, nested, present_or_missing, same_row
 from schema.compiled.walk import SQL, Emit, Unsupported, Walk, fill, object_type
 from schema.deployments.types import MAX_WEEKS, ORDERS
@@ -23,13 +24,6 @@ ACTIVITY = load("schema.activity", "queries.sql")
 DEPLOYMENTS = load("schema.deployments", "queries.sql")
 ORGANIZATIONS = load("schema.organizations", "queries.sql")
 PEOPLE = load("schema.people", "queries.sql")
-
-
-def org_checked(walk: Walk, slug: str | None) -> str:
-    """schema/organizations/types.py org_id_for: another organization's slug is NOT_FOUND (left to Strawberry)."""
-    if slug is not None and slug != walk.principal.org_slug:
-        raise Unsupported("orgSlug")
-    return walk.param(walk.principal.org_id, "bigint")
 
 
 def one(walk: Walk, row: str, column_name: str) -> str:
@@ -192,6 +186,7 @@ PERSON: dict[str, Emit] = {
     "id": global_id("Person"), "name": column("name"), "email": column("email"), "title": column("title"),
     "function": column("function"), "fteOnAi": column("fte_on_ai", "float"), "active": column("active"),
     "deactivatedAt": column("deactivated_at", "instant"), "workflowUpdates": updates_of("author"),
+    "ownedDeployments": OWNED_DEPLOYMENTS,
 }
 
 METRIC_COLUMNS = {"reopenWindowHours": "reopen_window_hours", "conversations": "conversations",
@@ -204,7 +199,8 @@ METRIC_FLOATS = {"topicCoverage": "topic_coverage", "addressableResolutionRate":
                  "weeksReviewed": "weeks_reviewed", "ownershipGapDays": "ownership_gap_days"}
 
 FIELDS: dict[str, dict[str, Emit]] = {
-    "Query": {"deployments": deployments, "deployment": deployment, "ownershipSummary": ownership_summary},
+    "Query": {"deployments": deployments, "deployment": deployment, "ownershipSummary": ownership_summary,
+              "people": people, "workflowUpdates": workflow_updates},
     "Deployment": {
         "id": global_id("Deployment"), "key": column("key"), "name": column("name"), "channels": column("channels"),
         "vendor": column("vendor"), "status": column("status"), "launchedAt": column("launched_at", "instant"),
@@ -212,8 +208,9 @@ FIELDS: dict[str, dict[str, Emit]] = {
         "weeklyMetrics": weekly_metrics, "topicOpportunities": topic_opportunities,
         "ownershipHistory": nested(PEOPLE["ownership_history"], lambda w, ids, _: [ids], many=True,
                                    key="deployment_id"),
-        "workflowUpdates": updates_of("deployment"),
+        "workflowUpdates": updates_of("deployment"), "reviews": reviews,
     },
+    "Review": review_fields(by_id(PEOPLE["persons_by_id"], "reviewer_id", "the reviewer")),
     "Person": PERSON,
     "Health": {"status": column("status"), "reasons": reasons, "lastUpdateAt": column("last_update_at", "instant"),
                "lastReviewAt": column("last_review_at", "instant")},

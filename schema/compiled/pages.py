@@ -28,6 +28,13 @@ def guarded(check: Any, *args: Any, **kwargs: Any) -> Any:
         raise Unsupported(str(exc)) from None
 
 
+def org_checked(walk: Walk, slug: str | None) -> str:
+    """schema/organizations/types.py org_id_for: another organization's slug is NOT_FOUND (left to Strawberry)."""
+    if slug is not None and slug != walk.principal.org_slug:
+        raise Unsupported("orgSlug")
+    return walk.param(walk.principal.org_id, "bigint")
+
+
 def today() -> str:
     """Today (UTC) as the database sees it: the resolvers' own statement, as a scalar subquery."""
     return f"({fill(SHARED['today'])})"

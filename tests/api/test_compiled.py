@@ -54,6 +54,19 @@ query More($id: ID!, $after: String) {
   }
 }"""
 
+PEOPLE = """{ people(first: 3) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node {
+  id name email title function fteOnAi active deactivatedAt ownedDeployments { key name health { status } }
+  workflowUpdates(first: 2) { totalCount edges { node { summary } } } } } } }"""
+UPDATES = """query Updates($kind: WorkflowUpdateKind, $last: Int) {
+  workflowUpdates(last: $last, filter: {kind: $kind, window: {lastDays: 90}}) {
+    totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor node { id kind summary occurredAt author { name } } }
+  }
+}"""
+REVIEWS = """{ deployments(first: 2) { edges { node { reviews(first: 2) {
+  totalCount pageInfo { hasNextPage endCursor }
+  edges { cursor node { id reviewedAt notes decisions briefWeek reviewer { name } } } } } } } }"""
+
 
 @pytest.fixture(scope="module")
 async def world(module_db_url):
@@ -83,6 +96,8 @@ def cases(world: dict) -> list[tuple[str, dict]]:
         (FRAGMENTS, {"skip": True, "order": {"field": "LAUNCHED_AT", "direction": "ASC"}, "last": 2,
                      "before": "WyJCb3QgNSIsIDEwXQ=="}),
         (DETAIL_MORE, {"id": first, "after": None}),
+        (PEOPLE, {}), (UPDATES, {"kind": "CONFIG_CHANGE", "last": None}), (UPDATES, {"kind": None, "last": 3}),
+        (REVIEWS, {}),
         # errors: the compiled path leaves them to Strawberry, which answers as always
         (STEWARD["detail"], {"id": other}),  # another organization's deployment: NOT_FOUND
         (STEWARD["detail"], {"id": "nope"}),  # BAD_USER_INPUT
@@ -137,7 +152,7 @@ async def compiled_statements(db_url: str, token: str, app, query: str, variable
 
 
 async def test_the_cases_without_errors_are_compiled(api, module_db_url, world, token):
-    for query, variables in cases(world)[:7]:
+    for query, variables in cases(world)[:11]:
         body, _ = await compiled_statements(module_db_url, token, api.app, query, variables)
         assert body is not None, query
 

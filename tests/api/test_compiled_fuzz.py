@@ -25,8 +25,8 @@ from .conftest import make_token
 from .world import build_world
 
 # documents per root field (STEWARD_FUZZ_EXAMPLES to change it)
-EXAMPLES = int(os.environ.get("STEWARD_FUZZ_EXAMPLES", "600"))
-ROOTS = ("deployments", "deployment", "ownershipSummary")
+EXAMPLES = int(os.environ.get("STEWARD_FUZZ_EXAMPLES", "400"))
+ROOTS = ("deployments", "deployment", "ownershipSummary", "people", "workflowUpdates")
 # the types of connections and their pages, compiled whole by schema/compiled/pages.py
 PAGED = {"DeploymentConnection", "DeploymentEdge", "WorkflowUpdateConnection", "WorkflowUpdateEdge", "PageInfo"}
 
