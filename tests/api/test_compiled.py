@@ -183,3 +183,16 @@ async def test_compiled_reads_stay_inside_the_organization(api, module_db_url, w
 def test_compile_can_be_switched_off():
     assert Settings.from_env({"STEWARD_COMPILE": "0"}).compile is False
     assert Settings.from_env({}).compile is True
+
+
+@pytest.mark.parametrize("accept", ["application/json", "application/graphql-response+json"])
+async def test_a_compiled_get_keeps_the_headers_of_the_resolver_path(api, plain, world, token, accept):
+    params = {"query": STEWARD["summary"]}
+    headers = {"authorization": f"Bearer {token}", "accept": accept}
+    got = await api.client.get("/graphql", params=params, headers=headers)
+    expected = await plain.client.get("/graphql", params=params, headers=headers)
+    differential.assert_same(STEWARD["summary"], None, expected, got)
+    for name in ("content-type", "cache-control", "vary"):
+        assert got.headers.get(name) == expected.headers.get(name), name
+    assert got.headers["x-request-id"]
+    assert got.content.startswith(b'{"data":')
