@@ -20,7 +20,7 @@ from graphql import DocumentNode, FragmentDefinitionNode, GraphQLSchema, Operati
 from graphql.execution.values import get_variable_values
 
 from schema.compiled.fields import FIELDS
-from schema.compiled.walk import SQL, Unsupported, Walk, fill
+from schema.compiled.walk import PARAM, SQL, Unsupported, Walk, fill
 
 CACHE_SIZE = 512
 log = logging.getLogger("steward.compiled")
@@ -84,7 +84,18 @@ def compile_query(schema: GraphQLSchema, document: DocumentNode, operation: Oper
         body = walk.selection(schema.query_type, [root], "_root")
     except (Unsupported, KeyError):
         return None
-    return Compiled(fill(SQL["statement"], json=body), tuple(walk.params))
+    return _without_unused(fill(SQL["statement"], json=body), walk.params)
+
+
+def _without_unused(statement: str, params: list[Any]) -> Compiled:
+    """Parameters the statement does not reference dropped (PostgreSQL cannot type them), the rest renumbered.
+
+    Fields make some parameters before they know whether the selection reads them (a connection's
+    direction when only `totalCount` is asked for)."""
+    used = sorted({int(n) for n in PARAM.findall(statement)})
+    number = {old: new for new, old in enumerate(used, 1)}
+    text = PARAM.sub(lambda m: f"${number[int(m.group(1))]}", statement)
+    return Compiled(text, tuple(params[old - 1] for old in used))
 
 
 class _Root:

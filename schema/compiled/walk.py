@@ -32,7 +32,7 @@ from service.sql_files import load
 SQL = load("schema.compiled", "compiled.sql")
 # json_build_object takes at most 100 arguments: 50 keys
 MAX_KEYS = 50
-_PARAM = re.compile(r"\$(\d+)")
+PARAM = re.compile(r"\$(\d+)")
 
 
 @dataclass
@@ -53,7 +53,7 @@ def fill(template: str, args: Sequence[str] = (), **slots: str) -> str:
     # comment lines go: their `$n` are prose, and the statement is inlined into a larger one
     text = "\n".join(line for line in template.splitlines() if not line.lstrip().startswith("--"))
     text = text.strip().rstrip(";")
-    text = _PARAM.sub(lambda m: f"({args[int(m.group(1)) - 1]})", text)
+    text = PARAM.sub(lambda m: f"({args[int(m.group(1)) - 1]})", text)
     for name, value in slots.items():
         text = text.replace("{{" + name + "}}", value)
     return text

@@ -111,7 +111,7 @@ def cases(world: dict) -> list[tuple[str, dict]]:
     ]
 
 
-async def test_compiled_answers_equal_strawberry_alone(api, plain, world, token):
+async def test_compiled_answers_equal_strawberry_alone(api, plain, world, token, caplog):
     assert api.app.state.compiler is not None and plain.app.state.compiler is None
     for query, variables in cases(world):
         body = {"query": query, "variables": variables}
@@ -119,6 +119,7 @@ async def test_compiled_answers_equal_strawberry_alone(api, plain, world, token)
         expected = await plain.client.post("/graphql", json=body, headers=headers)
         got = await api.client.post("/graphql", json=body, headers=headers)
         differential.assert_same(query, variables, expected, got)
+    assert not [r.message for r in caplog.records if r.name == "steward.compiled"]
 
 
 async def test_bi_walk_pages_equal(api, plain, world, token):

@@ -28,7 +28,8 @@ from .world import build_world
 EXAMPLES = int(os.environ.get("STEWARD_FUZZ_EXAMPLES", "400"))
 ROOTS = ("deployments", "deployment", "ownershipSummary", "people", "workflowUpdates")
 # the types of connections and their pages, compiled whole by schema/compiled/pages.py
-PAGED = {"DeploymentConnection", "DeploymentEdge", "WorkflowUpdateConnection", "WorkflowUpdateEdge", "PageInfo"}
+PAGED = {"DeploymentConnection", "DeploymentEdge", "WorkflowUpdateConnection", "WorkflowUpdateEdge", "PersonConnection",
+         "PersonEdge", "ReviewConnection", "ReviewEdge", "PageInfo"}
 
 
 def compiled_schema():
@@ -95,7 +96,7 @@ async def plain(module_db_url):
 
 
 @pytest.mark.parametrize("root", ROOTS)
-async def test_generated_documents_answer_alike(api, plain, module_db_url, world, root):
+async def test_generated_documents_answer_alike(api, plain, module_db_url, world, root, caplog):
     headers = {"authorization": f"Bearer {await make_token(module_db_url, 'acme')}"}
     sent, compiler = 0, api.app.state.compiler
     taken = compiler.taken
@@ -108,4 +109,6 @@ async def test_generated_documents_answer_alike(api, plain, module_db_url, world
     assert sent >= EXAMPLES // 2  # hypothesis may stop early on a small space, never near empty
     compiled = compiler.taken - taken
     print(f"{root}: {sent} documents, {compiled} compiled")  # the rest: refused before SQL, or Strawberry's
-    assert compiled >= sent // 2
+    # a compiled statement may fail only on purpose (a row the resolvers would report missing)
+    assert not [r.message for r in caplog.records if "compiled" in r.name], "a compiled statement failed"
+    assert compiled >= sent // 4  # `deployment` draws no key half the time: a BAD_USER_INPUT, Strawberry's
