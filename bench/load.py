@@ -1,7 +1,7 @@
 """Load driver: a fixed mix against `steward serve`, its SQL floor and PostGraphile, on the same data.
 
     .venv/bin/python -m bench.load [--db steward_bench] [--clients 8] [--duration 20]
-                                   [--targets steward,floor,postgraphile] [--json bench/.data/load.json]
+                                   [--targets steward,floor,compiled,postgraphile] [--json bench/.data/load.json]
 
 Operations (each one "request" of the table below; N clients run it back to back):
   dashboard  100 deployments of one organization with owner, health and 30-day metrics
@@ -19,6 +19,8 @@ Targets:
                 replayed through asyncpg: one pooled connection and one transaction per
                 request, scoped like Steward's (role steward_app, app.org_id, statement
                 timeout). What the database alone costs.
+  compiled      the compiled-statement floor (bench/compiled_floor.py): the ONE statement
+                schema/compiled makes of the same operation instance, replayed the same way.
   postgraphile  PostGraphile v5 (bench/postgraphile, one Node process, its own Node from the
                 npm registry) over the same tables and metric functions, asked the nearest
                 equivalent queries; row-level security as steward_app with app.org_id. Before it
@@ -993,13 +995,14 @@ def table(results: list[Result], rss: dict[str, int]) -> str:
                      f"{_f(row['db_cpu_ms_per_op'])} | {_f(row['driver_cpu_ms_per_op'])} |")
     by = {(r.target, r.op): r for r in results}
     lines += ["", "| op | Steward/floor p50 | Steward/floor req/s | Steward/PostGraphile p50 | "
-                  "Steward/PostGraphile req/s |", "|---|---:|---:|---:|---:|"]
+                  "Steward/PostGraphile req/s | Steward/compiled p50 | Steward/compiled req/s |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
     for op in READ_OPS + ("handover",):
         s = by.get(("steward", op))
         if s is None or not s.latencies:
             continue
         cells = []
-        for other in ("floor", "postgraphile"):
+        for other in ("floor", "postgraphile", "compiled"):
             o = by.get((other, op))
             if o is None or not o.latencies:
                 cells += ["–", "–"]
@@ -1061,6 +1064,17 @@ async def run(args: argparse.Namespace) -> int:
             targets["floor"] = f
             print(f"load: floor captured in {time.perf_counter() - t0:.1f}s; statements per operation: " +
                   ", ".join(f"{op} {min(v)}-{max(v)}" for op, v in f.statement_counts.items()), flush=True)
+        if "compiled" in targets_wanted:
+            from bench.compiled_floor import CompiledFloor
+
+            c = CompiledFloor(world, args.clients)
+            t0 = time.perf_counter()
+            await c.capture()
+            await c.start()
+            c.writer = writer_pool
+            targets["compiled"] = c
+            print(f"load: compiled floor captured in {time.perf_counter() - t0:.1f}s (one statement per "
+                  "request)", flush=True)
         if "postgraphile" in targets_wanted:
             p = PostGraphile(world, free_port(), args.clients)
             await p.start()
@@ -1135,7 +1149,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=None,
                         help="instead of --duration: operations per op and target")
     parser.add_argument("--warmup", type=float, default=3, help="seconds of warm-up per op and target (discarded)")
-    parser.add_argument("--targets", default="steward,floor,postgraphile")
+    parser.add_argument("--targets", default="steward,floor,compiled,postgraphile")
     parser.add_argument("--ops", default="dashboard,detail,bi,summary,handover")
     parser.add_argument("--handover-rate", type=float, default=2.0, help="assignOwner per second during the reads")
     parser.add_argument("--detail-sample", type=int, default=40, help="deployments the detail op draws from")

@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 import schema as graphql_schema
+from schema.compiled import Compiler
 from service import tracing
 from service.config import ConfigError, Settings
 from service.db import pool as db
@@ -104,6 +105,8 @@ def create_app(settings: Settings, database_url: str, schema: strawberry.Schema 
                   else graphql_schema.schema)
     app.state.schema = schema
     app.state.graphql_pass = limits.Pass(schema)  # parses and validates once, with the schema's caches
+    # compiled reads; not under tracing yet: its spans are those of Strawberry's execution
+    app.state.compiler = Compiler(schema._schema) if settings.compile and not tracing.enabled() else None
     app.state.documents = PersistedDocuments(trusted_only=settings.trusted_documents == "only")
     app.state.metrics = metrics
     app.state.graphql_ws = GraphQLWebSocket(schema, settings)

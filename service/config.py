@@ -148,6 +148,8 @@ class Settings:
     request_timeout_s: float = 10.0
     db_connect_timeout_s: float = 2.0
     max_page_size: int = 100
+    # compiled reads (schema/compiled): a query the compiler takes whole runs as one SQL statement
+    compile: bool = True
     max_body_bytes: int = 100_000
     max_ingest_bytes: int = 1_073_741_824
     ingest_timeout_ms: int = 600_000
@@ -236,6 +238,7 @@ class Settings:
             body_min_bytes_per_s=_int(env, "STEWARD_BODY_MIN_BYTES_PER_S", 1024, 0, 1 << 30),
             body_grace_s=_int(env, "STEWARD_BODY_GRACE_MS", 10_000, 100, 3_600_000) / 1000,
             rate_limit=rate_limit,
+            compile=_bool(env, "STEWARD_COMPILE", True),
             max_depth=_int(env, "STEWARD_MAX_DEPTH", 6, 2, 50),
             max_aliases=_int(env, "STEWARD_MAX_ALIASES", 15, 0, 1000),
             max_directives=_int(env, "STEWARD_MAX_DIRECTIVES", 50, 0, 1000),

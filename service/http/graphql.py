@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse, Response
 
 from schema.context import Context, Db
 from service.db import pool as db
-from service.http import consistency, edge, observability
+from service.http import compiled, consistency, edge, observability
 from service.http.body import BodyTooSlow, timed_chunks
 from service.http.errors import (
     GRAPHQL_RESPONSE,
@@ -213,6 +213,9 @@ async def execute(request: Request, operation: Operation, selected: OperationDef
     written = None
     async with edge.authenticated(state, token, read, after, replicas) as (conn, principal):
         allowed(operation, selected, principal)  # refused: nothing runs
+        compiled_body = await compiled.answer(state, conn, operation, selected, principal)
+        if compiled_body is not None:
+            return compiled.response(compiled_body, media_type, with_cache_headers(request, headers))
         async with conn.transaction(readonly=read):
             await db.scope_transaction(conn, principal.org_id, settings.statement_timeout_ms)
             context = Context(db=Db(conn), principal=principal, settings=settings, request=request,
@@ -226,10 +229,14 @@ async def execute(request: Request, operation: Operation, selected: OperationDef
             written = await consistency.written(conn)
     body, status = result_body(result, request_id, media_type)
     consistency.attach(body, headers, written)
+    return json_response(body, status, media_type, with_cache_headers(request, headers))
+
+
+def with_cache_headers(request: Request, headers: dict[str, str]) -> dict[str, str]:
     if request.method != "POST":
         # A GET answer is one organization's data: a browser may keep it, a shared cache never.
-        headers |= {"cache-control": "private, no-cache", "vary": "Accept, Authorization"}
-    return json_response(body, status, media_type, headers)
+        return headers | {"cache-control": "private, no-cache", "vary": "Accept, Authorization"}
+    return headers
 
 
 def result_body(result: Any, request_id: str, media_type: str) -> tuple[dict[str, Any], int]:

@@ -11,12 +11,17 @@ from service.auth import create_token
 from service.config import Settings
 from service.db.pool import connect
 
+from . import differential
+
 
 @dataclass
 class Api:
     client: httpx.AsyncClient
     url: str
     app: object
+    # STEWARD_TEST_DIFFERENTIAL=1: every query is also answered by an app with the compiler off (Strawberry
+    # alone), and both answers must be equal (tests/api/differential.py)
+    plain: httpx.AsyncClient | None = None
 
     async def post(self, query: str, variables: dict | None = None, token: str | None = None,
                    headers: dict | None = None) -> httpx.Response:
@@ -24,6 +29,15 @@ class Api:
         if token:
             all_headers["authorization"] = f"Bearer {token}"
         body = {"query": query} | ({"variables": variables} if variables is not None else {})
+        if self.plain is not None and differential.is_query(query):
+            expected = await self.plain.post("/graphql", json=body, headers=all_headers)
+            compiler = self.app.state.compiler  # type: ignore[attr-defined]
+            taken = compiler.taken
+            response = await self.client.post("/graphql", json=body, headers=all_headers)
+            differential.assert_same(query, variables, expected, response)
+            differential.COMPARED["suite"] += 1
+            differential.COMPARED["suite_compiled"] += compiler.taken - taken
+            return response
         return await self.client.post("/graphql", json=body, headers=all_headers)
 
     async def gql(self, query: str, variables: dict | None = None, token: str | None = None) -> dict:
@@ -68,9 +82,15 @@ async def start_api(db_url: str, settings: Settings | None = None):
 @pytest.fixture(scope="module")
 async def api(module_db_url: str) -> Api:
     api, lifespan = await start_api(module_db_url)
+    plain = await differential.plain_app(module_db_url) if differential.enabled() else None
+    if plain is not None:
+        api.plain = plain[0].client
     yield api
     await api.client.aclose()
     await lifespan.__aexit__(None, None, None)
+    if plain is not None:
+        await plain[0].client.aclose()
+        await plain[1].__aexit__(None, None, None)
 
 
 async def make_token(db_url: str, org_slug: str, scopes: str = "read") -> str:
@@ -108,3 +128,11 @@ async def run_schema(db_url: str, token: str, query: str, variables: dict | None
 def _asyncpg_internal(statement: str) -> bool:
     """asyncpg's one-off type introspection (and the JIT toggle around it)."""
     return "typeinfo_tree" in statement or "current_setting('jit')" in statement
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if differential.enabled():
+        c = differential.COMPARED
+        terminalreporter.write_line(f"differential: {c['requests']} queries answered alike by both paths; of the "
+                                    f"suite's own (Api.post), {c['suite']}, of which the compiler took "
+                                    f"{c['suite_compiled']}")
