@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 import schema as graphql_schema
 from service import tracing
 from service.config import ConfigError, Settings
+from service.db import partitions
 from service.db import pool as db
 from service.events import evaluator
 from service.events.hub import EventHub
@@ -55,7 +56,8 @@ def create_app(settings: Settings, database_url: str, schema: strawberry.Schema 
         if webhooks is not None:
             webhooks.start()
         try:
-            async with evaluator.running(settings, database_url) as app.state.evaluator:
+            async with evaluator.running(settings, database_url) as app.state.evaluator, \
+                    partitions.running(settings, database_url):
                 yield
         finally:
             await hub.stop()
