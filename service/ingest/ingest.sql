@@ -36,16 +36,9 @@ select $1, t.key, t.name from unnest($2::text[], $3::text[]) as t(key, name)
 on conflict (org_id, key) do nothing;
 
 -- name: merge
--- One statement, so the rollup triggers fire once per kind of change (insert, update).
--- steward.conversations is partitioned by month (migration 0015): (org_id, external_id) is unique
--- in steward.conversation_keys, which also says where a stored conversation lives (id, started_at),
--- so each update reads one partition. A corrected started_at moves the row to its month (and its
--- key follows: sql/views/011). A row equal to the stored conversation is neither updated nor
--- inserted: a re-sent file writes nothing. A concurrent request that inserted the same new
--- conversation surfaces as a unique violation on conversation_keys, one that moved a row this one
--- updates as a serialization failure: merge.py retries both with a fresh snapshot.
--- `duplicated`: one stored conversation would change twice (the same externalId twice in the
--- request, which UPDATE … FROM would apply once, silently): merge.py rolls back and keeps the last.
+-- One statement (the rollup triggers fire once per kind of change) over steward_ingest_rows: stored
+-- conversations that changed are updated, found through steward.conversation_keys in their month's
+-- partition (migration 0015), new ones inserted, equal ones untouched. merge.py says why and retries.
 with staged as materialized (
     select s.external_id, s.deployment_id, t.id as topic_id, s.channel, s.started_at, s.ai_engaged, s.outcome,
            s.resolved_at, s.reopened_at, k.id, k.started_at as stored_started_at

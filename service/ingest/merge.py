@@ -132,7 +132,17 @@ class _Duplicated(Exception):
 
 async def _merge(conn: asyncpg.Connection, org_id: int, result: Result, max_errors: int,
                  timeout: float | None) -> tuple[int, list[Problem]] | None:
-    """Merge staging into steward.conversations; return (count, first) of superseded duplicates."""
+    """Merge staging into steward.conversations; return (count, first) of superseded duplicates.
+
+    steward.conversations is partitioned by month (migration 0015), so (org_id, external_id) is
+    unique in steward.conversation_keys, which also says where a stored conversation lives (id,
+    started_at): the merge's update reads one partition per row, and a corrected started_at moves
+    the row to its month (its key follows: sql/views/011). A concurrent request that inserted the
+    same new conversation first surfaces as a unique violation on conversation_keys, one that moved
+    a row this one updates as a serialization failure: both are retried with a fresh snapshot.
+    `duplicated`: one stored conversation would change twice (the same externalId twice in the
+    request, which UPDATE … FROM would apply once, silently): rolled back, the last one kept.
+    """
     superseded = None
     for attempt in range(4):
         try:
