@@ -6,13 +6,14 @@ create function internals.conversation_partition(p_month date) returns text
 language sql immutable
 as $$ select 'conversations_' || to_char(p_month, 'YYYY_MM') $$;
 
--- Create the partition of each month in [current month, + p_months_ahead] and of each month that
+-- Create the partition of each month in [current month, + p_months_ahead] (from p_from's month when
+-- given: a bulk load creates its months before it copies, bench/generate.py) and of each month that
 -- has rows in the DEFAULT partition (an old- or future-dated ingest), moving those rows into it.
 -- A new partition is built aside and attached: ATTACH takes SHARE UPDATE EXCLUSIVE on the parent
 -- (reads and writes go on), and a lock on DEFAULT only (kept small by this very function).
 -- The rows move by partition, below the parent's triggers: ids and started_at are unchanged, so
 -- neither the keys nor the rollups change. Returns the partitions created.
-create function internals.ensure_conversation_partitions(p_months_ahead integer)
+create function internals.ensure_conversation_partitions(p_months_ahead integer, p_from date default null)
 returns setof text
 language plpgsql
 as $$
@@ -23,8 +24,10 @@ declare
     hi timestamptz;
 begin
     for m in
-        select (date_trunc('month', steward.clock() at time zone 'UTC') + make_interval(months => i))::date
-          from generate_series(0, greatest(p_months_ahead, 0)) i
+        select generate_series(date_trunc('month', least(p_from, (steward.clock() at time zone 'UTC')::date)),
+                               date_trunc('month', steward.clock() at time zone 'UTC')
+                               + make_interval(months => greatest(p_months_ahead, 0)),
+                               interval '1 month')::date
         union
         select distinct date_trunc('month', started_at at time zone 'UTC')::date
           from steward.conversations_default
