@@ -26,7 +26,10 @@ LEADER_KEY = 0x5E7A4F  # migrate 0x5E7A4D, the health evaluator 0x5E7A4E
 SQL = load("service.db", "partitions.sql")
 
 
-async def maintain(conn: asyncpg.Connection, months_ahead: int, retention_months: int | None) -> tuple[list[str], list[str]] | None:
+Pass = tuple[list[str], list[str]]  # partitions created, partitions dropped
+
+
+async def maintain(conn: asyncpg.Connection, months_ahead: int, retention_months: int | None) -> Pass | None:
     """One pass: (partitions created, partitions dropped), or None when another process holds the pass."""
     async with conn.transaction():
         if not await conn.fetchval(SQL["try_lead"], LEADER_KEY):
@@ -36,11 +39,11 @@ async def maintain(conn: asyncpg.Connection, months_ahead: int, retention_months
     return created, dropped
 
 
-async def tick(settings: Settings, database_url: str) -> tuple[list[str], list[str]] | None:
+async def tick(settings: Settings, database_url: str) -> Pass | None:
     """Connect, run one pass, log what changed; failures are logged and retried next interval."""
     try:
         conn = await db.connect(database_url, timeout=settings.db_connect_timeout_s)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         log.warning("partitions: cannot connect (%s); retried next interval", type(exc).__name__)
         return None
     try:
