@@ -54,10 +54,7 @@ create table steward.conversations (
     constraint conversations_org_id_deployment_id_fkey
         foreign key (org_id, deployment_id) references steward.deployments (org_id, id) on delete cascade,
     constraint conversations_org_id_topic_id_fkey
-        foreign key (org_id, topic_id) references steward.topics (org_id, id) on delete cascade,
-    constraint conversations_instants_in_range check (
-        steward.instant_in_range(started_at) and steward.instant_in_range(resolved_at)
-        and steward.instant_in_range(reopened_at) and steward.instant_in_range(ingested_at))
+        foreign key (org_id, topic_id) references steward.topics (org_id, id) on delete cascade
 ) partition by range (started_at);
 create index conversations_deployment_time on steward.conversations (org_id, deployment_id, started_at);
 
@@ -90,8 +87,10 @@ grant select, insert, update, delete on steward.conversation_keys to steward_app
 -- Global, one row: a reference table for Citus (docs/scale-out.md).
 create table steward.conversation_retention (
     singleton   boolean primary key default true check (singleton),
-    kept_from   date not null check (steward.day_in_range(kept_from)),
-    updated_at  timestamptz not null default now()
+    kept_from   date not null constraint conversation_retention_kept_from_in_range
+                check (steward.day_in_range(kept_from)),
+    updated_at  timestamptz not null default now() constraint conversation_retention_updated_at_in_range
+                check (steward.instant_in_range(updated_at))
 );
 grant select on steward.conversation_retention to steward_app, bi_reader;
 
@@ -126,6 +125,30 @@ from steward.conversations_unpartitioned;
 
 insert into steward.conversation_keys (org_id, external_id, id, started_at)
 select org_id, external_id, id, started_at from steward.conversations_unpartitioned;
+
+-- The range checks of migration 0007, added as it did: checked from now on, validated where the
+-- rows allow it (a database with rows from before 0007 keeps them NOT VALID, with a WARNING).
+alter table steward.conversations
+    add constraint conversations_instants_in_range check (
+        steward.instant_in_range(started_at) and steward.instant_in_range(resolved_at)
+        and steward.instant_in_range(reopened_at) and steward.instant_in_range(ingested_at)) not valid;
+alter table steward.conversation_keys
+    add constraint conversation_keys_started_at_in_range check (steward.instant_in_range(started_at)) not valid;
+do $$
+declare
+    c record;
+begin
+    for c in select * from (values ('steward.conversations', 'conversations_instants_in_range'),
+                                   ('steward.conversation_keys', 'conversation_keys_started_at_in_range')) v(tab, conname)
+    loop
+        begin
+            execute format('alter table %s validate constraint %I', c.tab, c.conname);
+        exception when check_violation then
+            raise warning 'constraint % on % left NOT VALID: the table holds values outside the supported '
+                          'range (see sql/migrations/0007_finite_instants.sql)', c.conname, c.tab;
+        end;
+    end loop;
+end $$;
 
 -- New ids continue after the copied ones.
 select setval(pg_get_serial_sequence('steward.conversations', 'id'),

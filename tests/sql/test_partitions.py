@@ -94,6 +94,15 @@ async def test_the_periodic_pass_creates_months_as_time_moves_on(fresh_db_url):
         await conn.close()
 
 
+async def test_the_service_role_reaches_partitions_only_through_their_parent(conn):
+    """The parent's row-level security applies to what is read through it; a partition itself is refused."""
+    await conn.execute("set local role steward_app")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        async with conn.transaction():
+            await conn.fetchval("select count(*) from steward.conversations_default")
+    assert await conn.fetchval("select count(*) from steward.conversations") == 0   # no organization set
+
+
 # --- rows outside any month, keys across partitions -------------------------------------------------
 
 async def test_an_old_and_a_far_future_conversation_are_ingested_then_moved_to_their_months(factory):
