@@ -264,7 +264,8 @@ async def test_migration_0015_converts_existing_rows_and_keeps_the_rollups_as_th
 
         assert report.applied == ["0015_partitioned_conversations"]
         assert [tuple(r) for r in await conn.fetch("select * from steward.conversations order by id")] == rows
-        assert await conn.fetchval("select relkind::text from pg_class where oid = 'steward.conversations'::regclass") == "p"
+        kind = await conn.fetchval("select relkind::text from pg_class where oid = 'steward.conversations'::regclass")
+        assert kind == "p"
         assert await conn.fetchval("select count(*) from steward.conversations_default") == 0
         assert await conn.fetchval("select count(*) from steward.conversation_keys") == 30
         assert [tuple(r) for r in await conn.fetch("select day, conversations from steward.conversation_daily")] \
