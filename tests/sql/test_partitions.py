@@ -143,6 +143,26 @@ async def test_a_corrected_started_at_moves_the_row_and_keeps_one_conversation(f
     assert await daily(conn, dep) == [(date(2026, 2, 1), 1, 1, 1)]   # the old day's rollup row went with it
 
 
+async def test_one_merge_fires_each_statement_trigger_once_even_when_a_row_moves(factory):
+    """Two new conversations and one moved to another month: one INSERT and one UPDATE statement on the
+    parent, so the rollup refresh runs twice (not per partition, not per row) and stays exact."""
+    conn = factory.conn
+    org, dep, key, _ = await tenant(factory)
+    await conn.fetch("select internals.ensure_conversation_partitions(0, '2026-01-01')")
+    await send(conn, org, [row("c-1", key, datetime(2026, 1, 20, tzinfo=UTC))])
+    await conn.execute("set local track_functions = 'pl'")
+
+    await send(conn, org, [row("c-1", key, datetime(2026, 2, 20, tzinfo=UTC)),
+                           row("c-2", key, datetime(2026, 2, 20, 1, tzinfo=UTC)),
+                           row("c-3", key, datetime(2026, 3, 5, tzinfo=UTC))])
+
+    calls = {r["funcname"]: r["calls"] for r in await conn.fetch(
+        "select funcname, calls from pg_stat_xact_user_functions where schemaname = 'internals'")}
+    assert calls["conversations_changed"] == 2
+    assert (calls["conversation_keys_inserted"], calls["conversation_keys_updated"]) == (1, 1)
+    assert await daily(conn, dep) == [(date(2026, 2, 20), 2, 2, 2), (date(2026, 3, 5), 1, 1, 1)]
+
+
 async def test_the_same_external_id_twice_is_refused_by_the_key_table_whoever_inserts(factory):
     conn = factory.conn
     org, dep, _, topic = await tenant(factory)
