@@ -549,7 +549,9 @@ async def table_sizes(conn: asyncpg.Connection) -> list[tuple[str, int, int]]:
     out = []
     for t in TABLES:
         n = await conn.fetchval(f"select count(*) from steward.{t}")
-        size = await conn.fetchval("select pg_total_relation_size($1::regclass)", f"steward.{t}")
+        # a partitioned table holds nothing itself: sum its partitions (a plain table is its own tree)
+        size = await conn.fetchval("select sum(pg_total_relation_size(relid)) from pg_partition_tree($1::regclass)",
+                                   f"steward.{t}")
         out.append((t, n, size))
     return out
 
@@ -611,6 +613,10 @@ async def generate(server_url: str, db: str, conversations: int, rollup: str, fo
 
         stream = ConversationStream(deployments, conversations, today, seed + 1)
         t0 = time.perf_counter()
+        # steward.conversations is partitioned by month: create the history's months before the COPY
+        # (rows of a month without a partition would land in DEFAULT, to be moved later)
+        await conn.execute("select internals.ensure_conversation_partitions(3, $1)",
+                           today - timedelta(days=HISTORY_DAYS))
         chunk = 30
         for first in range(0, HISTORY_DAYS, chunk):
             days = range(first, min(first + chunk, HISTORY_DAYS))
@@ -622,6 +628,9 @@ async def generate(server_url: str, db: str, conversations: int, rollup: str, fo
         refresh_s = 0.0
         await conn.execute("analyze")  # the refresh plans its scan of the freshly loaded table
         if rollup == "bulk":
+            # the replica role skipped the triggers that keep steward.conversation_keys too (sql/views/011)
+            await conn.execute("insert into steward.conversation_keys (org_id, external_id, id, started_at)"
+                               " select org_id, external_id, id, started_at from steward.conversations")
             r0 = time.perf_counter()
             await conn.execute("select internals.refresh_conversation_daily(array(select id from steward.deployments))")
             refresh_s = time.perf_counter() - r0

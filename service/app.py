@@ -19,8 +19,8 @@ import schema as graphql_schema
 from schema.compiled import Compiler
 from service import tracing
 from service.config import ConfigError, Settings
+from service.db import partitions, replicas
 from service.db import pool as db
-from service.db import replicas
 from service.events import evaluator
 from service.events.hub import EventHub
 from service.events.webhook_worker import Worker
@@ -58,7 +58,8 @@ def create_app(settings: Settings, database_url: str, schema: strawberry.Schema 
             webhooks.start()
         try:
             async with evaluator.running(settings, database_url) as app.state.evaluator, \
-                    replicas.monitoring(app.state.replicas):
+                    replicas.monitoring(app.state.replicas), \
+                    partitions.running(settings, database_url):
                 yield
         finally:
             await hub.stop()

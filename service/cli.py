@@ -16,22 +16,23 @@ import asyncpg
 from service import orgs
 from service.cli_support import database, say
 from service.config import MAX_WORKERS, ConfigError, Settings
-from service.db.migrate import MigrationError, migrate
+from service.db.migrate import MONTHS_AHEAD, MigrationError, migrate
 from service.db.pool import connection
 from service.ingest.cli import add_parser as add_import_parser
 from service.ingest.cli import cmd_import
 
 
-async def _migrate(url: str) -> None:
+async def _migrate(url: str, months_ahead: int = MONTHS_AHEAD) -> None:
     async with connection(url) as conn:
-        report = await migrate(conn)
+        report = await migrate(conn, months_ahead)
     applied = ", ".join(report.applied) or "none"
-    say(f"steward: migrations applied: {applied}; views {'rebuilt' if report.views_rebuilt else 'current'}")
+    created = f"; partitions created: {', '.join(report.partitions_created)}" if report.partitions_created else ""
+    say(f"steward: migrations applied: {applied}; views {'rebuilt' if report.views_rebuilt else 'current'}{created}")
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     with database(settings) as url:
-        asyncio.run(_migrate(url))
+        asyncio.run(_migrate(url, settings.partition_months_ahead))
     return 0
 
 
@@ -41,7 +42,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from service.demo.load import load_demo
 
     with database(settings) as url:
-        asyncio.run(_migrate(url))
+        asyncio.run(_migrate(url, settings.partition_months_ahead))
         summary = asyncio.run(load_demo(url))
         say(summary)
         asyncio.run(print_reference_figures(url))

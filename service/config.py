@@ -184,6 +184,12 @@ class Settings:
     max_subscriptions_per_token: int = 100
     subscription_queue: int = 100
     replicas: ReplicaSettings = field(default_factory=ReplicaSettings)
+    # Partitioned history (service/db/partitions.py, docs/operations.md): monthly partitions of
+    # steward.conversations created this many months ahead, checked every interval (0 disables the
+    # task; `steward migrate` still creates them); retention in whole months, None keeps everything.
+    partition_months_ahead: int = 3
+    partition_interval_s: float = 3600.0
+    retention_months: int | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -260,6 +266,10 @@ class Settings:
             # events a subscription may fall behind before it is dropped (service/events/hub.py)
             subscription_queue=_int(env, "STEWARD_SUBSCRIPTION_QUEUE", 100, 1, 100_000),
             replicas=ReplicaSettings.from_env(env, database_url),
+            # partitioned history: see the field comments
+            partition_months_ahead=_int(env, "STEWARD_PARTITION_MONTHS_AHEAD", 3, 1, 120),
+            partition_interval_s=_int(env, "STEWARD_PARTITION_INTERVAL_S", 3600, 0, 86_400),
+            retention_months=_int(env, "STEWARD_RETENTION_MONTHS", 0, 1, 1200) or None,
         )
 
     @property

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from importlib.resources.abc import Traversable
 
@@ -44,6 +44,7 @@ class Migration:
 class Report:
     applied: list[str]
     views_rebuilt: bool
+    partitions_created: list[str] = field(default_factory=list)
 
 
 def sql_files(directory: Traversable) -> list[Traversable]:
@@ -112,8 +113,15 @@ async def pending(conn: asyncpg.Connection) -> tuple[list[Migration], bool]:
     return todo, current != views_checksum(migration_list=files)
 
 
-async def migrate(conn: asyncpg.Connection) -> Report:
-    """Bring the database up to date; safe to run twice or from two processes at once."""
+# Months of conversations partitions `migrate` creates ahead (Settings.partition_months_ahead).
+MONTHS_AHEAD = 3
+
+
+async def migrate(conn: asyncpg.Connection, months_ahead: int = MONTHS_AHEAD) -> Report:
+    """Bring the database up to date; safe to run twice or from two processes at once.
+
+    Also creates the monthly partitions of steward.conversations `months_ahead` months ahead.
+    """
     await conn.execute(SQL["lock"], LOCK_KEY)
     try:
         await conn.execute(SQL["bookkeeping"])
@@ -128,7 +136,9 @@ async def migrate(conn: asyncpg.Connection) -> Report:
         rebuilt = current != wanted
         if rebuilt:
             await _rebuild_views(conn, wanted)
-        return Report(applied=[f"{m.version}_{m.name}" for m in todo], views_rebuilt=rebuilt)
+        created = [r["name"] for r in await conn.fetch(SQL["ensure_partitions"], months_ahead)]
+        return Report(applied=[f"{m.version}_{m.name}" for m in todo], views_rebuilt=rebuilt,
+                      partitions_created=created)
     finally:
         await conn.execute(SQL["unlock"], LOCK_KEY)
 

@@ -59,3 +59,7 @@ select internals.refresh_conversation_daily(array(select id from steward.deploym
 insert into steward_meta.views_state (checksum, rollup_checksum) values ($1, $2)
 on conflict (singleton) do update set checksum = excluded.checksum,
                                       rollup_checksum = excluded.rollup_checksum, rebuilt_at = now();
+
+-- name: ensure_partitions
+-- The monthly partitions of steward.conversations for the next $1 months (sql/views/012).
+select internals.ensure_conversation_partitions($1) as name;

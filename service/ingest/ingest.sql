@@ -36,41 +36,50 @@ select $1, t.key, t.name from unnest($2::text[], $3::text[]) as t(key, name)
 on conflict (org_id, key) do nothing;
 
 -- name: merge
--- One statement, so the rollup triggers fire once. A row equal to the stored
--- conversation is filtered out before the insert: ON CONFLICT would otherwise
--- lock (and so write) every unchanged row of a re-sent file. Rows that changed
--- are updated, the rest inserted; xmax = 0 tells a fresh insert from an update.
-with merged as (
-    insert into steward.conversations as c
-        (org_id, external_id, deployment_id, topic_id, channel, started_at, ai_engaged, outcome,
-         resolved_at, reopened_at)
-    select $1, s.external_id, s.deployment_id, t.id, s.channel, s.started_at, s.ai_engaged, s.outcome,
-           s.resolved_at, s.reopened_at
+-- One statement (the rollup triggers fire once per kind of change) over steward_ingest_rows: stored
+-- conversations that changed are updated, found through steward.conversation_keys in their month's
+-- partition (migration 0015), new ones inserted, equal ones untouched. merge.py says why and retries.
+with staged as materialized (
+    select s.external_id, s.deployment_id, t.id as topic_id, s.channel, s.started_at, s.ai_engaged, s.outcome,
+           s.resolved_at, s.reopened_at, k.id, k.started_at as stored_started_at
     from steward_ingest_rows s
     join steward.topics t on t.org_id = $1 and t.key = s.topic_key
-    where not exists (
-        select 1 from steward.conversations o
-        where o.org_id = $1 and o.external_id = s.external_id
-          and (o.deployment_id, o.topic_id, o.channel, o.started_at, o.ai_engaged, o.outcome, o.resolved_at,
-               o.reopened_at)
-              is not distinct from
-              (s.deployment_id, t.id, s.channel, s.started_at, s.ai_engaged, s.outcome, s.resolved_at,
-               s.reopened_at)
-    )
-    on conflict (org_id, external_id) do update set
-        deployment_id = excluded.deployment_id, topic_id = excluded.topic_id, channel = excluded.channel,
-        started_at = excluded.started_at, ai_engaged = excluded.ai_engaged, outcome = excluded.outcome,
-        resolved_at = excluded.resolved_at, reopened_at = excluded.reopened_at, ingested_at = now()
-    -- a concurrent request may have stored the same values since this statement's snapshot
-    where (c.deployment_id, c.topic_id, c.channel, c.started_at, c.ai_engaged, c.outcome, c.resolved_at,
+    left join steward.conversation_keys k on k.org_id = $1 and k.external_id = s.external_id
+), changed as materialized (
+    select s.*
+    from staged s
+    join steward.conversations o on o.org_id = $1 and o.id = s.id and o.started_at = s.stored_started_at
+    where (o.deployment_id, o.topic_id, o.channel, o.started_at, o.ai_engaged, o.outcome, o.resolved_at,
+           o.reopened_at)
+          is distinct from
+          (s.deployment_id, s.topic_id, s.channel, s.started_at, s.ai_engaged, s.outcome, s.resolved_at,
+           s.reopened_at)
+), updated as (
+    update steward.conversations c set
+        deployment_id = s.deployment_id, topic_id = s.topic_id, channel = s.channel, started_at = s.started_at,
+        ai_engaged = s.ai_engaged, outcome = s.outcome, resolved_at = s.resolved_at, reopened_at = s.reopened_at,
+        ingested_at = now()
+    from changed s
+    where c.org_id = $1 and c.id = s.id and c.started_at = s.stored_started_at
+      -- a concurrent request may have stored the same values since this statement's snapshot
+      and (c.deployment_id, c.topic_id, c.channel, c.started_at, c.ai_engaged, c.outcome, c.resolved_at,
            c.reopened_at)
           is distinct from
-          (excluded.deployment_id, excluded.topic_id, excluded.channel, excluded.started_at, excluded.ai_engaged,
-           excluded.outcome, excluded.resolved_at, excluded.reopened_at)
-    returning xmax = 0 as inserted
+          (s.deployment_id, s.topic_id, s.channel, s.started_at, s.ai_engaged, s.outcome, s.resolved_at,
+           s.reopened_at)
+    returning 1
+), inserted as (
+    insert into steward.conversations
+        (org_id, external_id, deployment_id, topic_id, channel, started_at, ai_engaged, outcome,
+         resolved_at, reopened_at)
+    select $1, s.external_id, s.deployment_id, s.topic_id, s.channel, s.started_at, s.ai_engaged, s.outcome,
+           s.resolved_at, s.reopened_at
+    from staged s
+    where s.id is null
+    returning 1
 )
-select count(*) filter (where inserted) as inserted, count(*) filter (where not inserted) as updated
-from merged;
+select (select count(*) from inserted) as inserted, (select count(*) from updated) as updated,
+       (select count(*) > count(distinct id) from changed) as duplicated;
 
 -- name: drop_superseded
 -- Only run when the merge hit the same externalId twice: every occurrence but
@@ -82,7 +91,8 @@ with last as (
     where s.external_id = last.external_id and s.line < last.line
     returning s.line, last.line as superseded_by
 )
-select count(*) over () as total, line, superseded_by from dropped order by line limit $1;
+-- (at least one row, so the caller learns the total even when it lists no errors)
+select count(*) over () as total, line, superseded_by from dropped order by line limit greatest($1, 1);
 
 -- name: staged_deployments
 -- The deployments a request wrote to, whose health the new outcomes may change.

@@ -3,10 +3,11 @@
 The body arrives as an async stream of byte chunks and is never held whole:
 each chunk is split into complete lines, validated row by row in Python
 (formats.py, validate.py), and the valid rows are streamed into a temporary
-staging table with binary COPY. One `insert … on conflict (org_id, external_id)
-do update … where <changed>` statement (ingest.sql) then merges the staging
-table into steward.conversations, so the rollup triggers on that table fire
-once per request, in the same transaction.
+staging table with binary COPY. One statement (ingest.sql: update the stored
+conversations that changed, insert the new ones, found by external id in
+steward.conversation_keys) then merges the staging table into the month-partitioned
+steward.conversations, so the rollup triggers on that table fire once per
+request, in the same transaction.
 
 Rules a caller can rely on:
 - line numbers are 1-based physical lines of the body (for CSV the header is
@@ -125,26 +126,48 @@ async def ingest(
     return result
 
 
+class _Duplicated(Exception):
+    """Raised inside the merge's savepoint: the request changes one stored conversation twice."""
+
+
 async def _merge(conn: asyncpg.Connection, org_id: int, result: Result, max_errors: int,
                  timeout: float | None) -> tuple[int, list[Problem]] | None:
-    """Merge staging into steward.conversations; return (count, first) of superseded duplicates."""
+    """Merge staging into steward.conversations; return (count, first) of superseded duplicates.
+
+    steward.conversations is partitioned by month (migration 0015), so (org_id, external_id) is
+    unique in steward.conversation_keys, which also says where a stored conversation lives (id,
+    started_at): the merge's update reads one partition per row, and a corrected started_at moves
+    the row to its month (its key follows: sql/views/011). A concurrent request that inserted the
+    same new conversation first surfaces as a unique violation on conversation_keys, one that moved
+    a row this one updates as a serialization failure: both are retried with a fresh snapshot.
+    `duplicated`: one stored conversation would change twice (the same externalId twice in the
+    request, which UPDATE … FROM would apply once, silently): rolled back, the last one kept.
+    """
     superseded = None
     for attempt in range(4):
         try:
             async with conn.transaction():
                 row = await conn.fetchrow(SQL["merge"], org_id, timeout=timeout)
+                if row["duplicated"]:
+                    raise _Duplicated
             result.inserted, result.updated = row["inserted"], row["updated"]
             return superseded
-        except asyncpg.CardinalityViolationError:
-            # the same externalId twice in this request: keep the last, report the others
-            if superseded is not None:
+        except (_Duplicated, asyncpg.UniqueViolationError):
+            # The same externalId twice in this request (a new one fails on conversation_keys, a stored
+            # one is flagged): keep the last, report the others. Without duplicates, a concurrent
+            # request inserted the same new conversation first: the next attempt sees it.
+            if superseded is None:
+                dropped = await conn.fetch(SQL["drop_superseded"], max_errors, timeout=timeout)
+                if dropped:
+                    superseded = (dropped[0]["total"],
+                                  [Problem(r["line"], "DUPLICATE_EXTERNAL_ID",
+                                           f"duplicate externalId: superseded by line {r['superseded_by']}")
+                                   for r in dropped][:max_errors])
+                    continue
+            if attempt == 3:
                 raise
-            dropped = await conn.fetch(SQL["drop_superseded"], max_errors, timeout=timeout)
-            superseded = (dropped[0]["total"] if dropped else 0,
-                          [Problem(r["line"], "DUPLICATE_EXTERNAL_ID",
-                                   f"duplicate externalId: superseded by line {r['superseded_by']}") for r in dropped])
-        except asyncpg.DeadlockDetectedError:
-            # a concurrent ingest touched the same conversations in another order; staging is intact
+        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+            # a concurrent ingest touched (or moved) the same conversations; staging is intact
             if attempt == 3:
                 raise
     raise AssertionError("unreachable")

@@ -57,21 +57,29 @@ left join lateral (
     limit 1
 ) cov on true;
 
+-- The first day whose conversations are still held: retention (STEWARD_RETENTION_MONTHS,
+-- internals.drop_conversation_partitions) dropped the months before it and kept their rollup rows,
+-- which no refresh may recompute from conversations that are gone. -infinity: nothing dropped.
+create function internals.conversations_kept_from() returns date
+language sql stable
+as $$ select coalesce((select kept_from from steward.conversation_retention), '-infinity'::date) $$;
+
 -- The (deployment, day range) keys a refresh covers: per deployment, the span
 -- from its first to its last given day (p_days[i] pairs with
 -- p_deployment_ids[i]), or every day when p_days is null. One range per
 -- deployment keeps a bulk load to a few index range scans, and a small change
--- to the days around it.
+-- to the days around it. Never before conversations_kept_from() (retention).
 create function internals.rollup_keys(p_deployment_ids bigint[], p_days date[])
 returns table (deployment_id bigint, lo date, hi date)
-language sql immutable
+language sql stable
 as $$
-    select k.dep, min(k.day), max(k.day) + 1
+    select k.dep, greatest(min(k.day), internals.conversations_kept_from()), max(k.day) + 1
     from unnest(p_deployment_ids, p_days) k(dep, day)
     where p_days is not null
     group by k.dep
     union all
-    select distinct dep, '-infinity'::date, 'infinity'::date from unnest(p_deployment_ids) dep where p_days is null
+    select distinct dep, internals.conversations_kept_from(), 'infinity'::date
+    from unnest(p_deployment_ids) dep where p_days is null
 $$;
 
 -- Recompute the rollup rows of the given deployments: all days, or, with

@@ -249,7 +249,9 @@ TENANT_TABLES = """
            has_table_privilege('steward_app', c.oid, 'select') as service_reads
     from pg_class c join pg_namespace n on n.oid = c.relnamespace
     join pg_attribute a on a.attrelid = c.oid and a.attname = 'org_id' and not a.attisdropped
-    where n.nspname = 'steward' and c.relkind = 'r'
+    -- the partitioned parent (conversations) and not its partitions, which the service role cannot
+    -- read at all (tests/sql/test_partitions.py): the parent's policy applies to every row read through it
+    where n.nspname = 'steward' and c.relkind in ('r', 'p') and not c.relispartition
     order by c.relname
 """
 

@@ -1,0 +1,14 @@
+-- Monthly partitions of steward.conversations (service/db/partitions.py): run as the tables' owner,
+-- the functions are in sql/views/012_conversation_partitions.sql.
+
+-- name: try_lead
+-- One maintainer per database at a time, for this transaction: $1 is partitions.LEADER_KEY.
+select pg_try_advisory_xact_lock($1);
+
+-- name: ensure
+-- Create the partitions of the next $1 months (and of the months DEFAULT holds rows of).
+select internals.ensure_conversation_partitions($1) as name;
+
+-- name: drop_old
+-- Retention: drop the partitions older than $1 whole months whose rollups are kept.
+select internals.drop_conversation_partitions($1) as name;
