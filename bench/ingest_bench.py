@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from gen_conversations import TOPICS, rows, write  # noqa: E402
+from ingest_profile import profile  # noqa: E402
 
 from service.ingest import merge as ingest  # noqa: E402
 
@@ -234,12 +235,15 @@ async def main() -> int:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     parser.add_argument("--skip", default="", help="comma-separated phases to skip: http,cli,phases,rerun")
+    parser.add_argument("--profile", action="store_true",
+                        help="then EXPLAIN ANALYZE the merge of a fresh and of a re-sent file (bench/ingest_profile.py)")
     args = parser.parse_args()
     server_url = os.environ.get("DATABASE_URL")
     if not server_url:
         parser.error("set DATABASE_URL to a PostgreSQL server the bench may create a database on")
     skip = set(filter(None, args.skip.split(",")))
     name = f"steward_bench_{uuid.uuid4().hex[:8]}"
+    report: list[str] = []
     url, token = await setup(server_url, name)
     say(f"bench database {name}; generating {args.rows:,} rows")
     results: list[tuple[str, float, int]] = []
@@ -281,6 +285,10 @@ async def main() -> int:
                 copy_s, merge_s = await phases(url, path, args.format)
                 results.append(("  in-process: parse + COPY to staging", copy_s, args.rows))
                 results.append(("  in-process: merge statement (incl. triggers)", merge_s, args.rows))
+            if args.profile:
+                await reset(url)
+                report = await profile(url, path, args.format, SLUG, "fresh insert")
+                report += await profile(url, path, args.format, SLUG, "same file again (unchanged)")
             assert await count(url) == args.rows
     finally:
         if not args.keep:
@@ -292,6 +300,7 @@ async def main() -> int:
     print(f"{'path':<50} {'seconds':>8} {'rows/s':>10} {'x floor':>8}")
     for label, seconds, n in results:
         print(f"{label:<50} {seconds:8.2f} {n / seconds:10,.0f} {seconds / floor_s:8.2f}")
+    print("\n".join(report))
     return 0
 
 

@@ -229,12 +229,12 @@ begin
     end if;
 end $$;
 
--- The service reads the contract and maintains the rollup (its triggers read
--- internals.conversation_facts as the writing role).
+-- The service reads the contract and maintains the rollup (its triggers classify
+-- conversations through internals.coverage as the writing role).
 grant usage on schema metrics, internals to steward_app;
 grant select on all tables in schema metrics to steward_app;
 grant execute on all functions in schema metrics, internals to steward_app;
-grant select on internals.conversation_facts, internals.glossary to steward_app;
+grant select on internals.conversation_facts, internals.coverage, internals.glossary to steward_app;
 
 -- BI readers get the metrics schema and nothing else by name: no usage on
 -- steward or internals, so `select … from steward.persons` is refused. The
@@ -247,7 +247,7 @@ grant select on internals.conversation_facts, internals.glossary to steward_app;
 grant usage on schema metrics to bi_reader;
 grant select on all tables in schema metrics to bi_reader;
 grant execute on all functions in schema metrics to bi_reader;
-grant select on internals.conversation_facts to bi_reader;
+grant select on internals.conversation_facts, internals.coverage to bi_reader;
 grant select on steward.organizations, steward.health_policies, steward.persons, steward.deployments,
                 steward.ownership_assignments, steward.topics, steward.workflows, steward.workflow_periods,
                 steward.workflow_updates, steward.performance_reviews, steward.conversations,

@@ -768,3 +768,54 @@ async def test_ingest_records_the_health_of_the_deployments_it_wrote_in_its_tran
     recorded = await owner.fetch(events, t.deployment_id)
     # its first evaluation: a baseline, caused by this write, named by its request id
     assert [tuple(r) for r in recorded] == [("WRITE", first.headers["x-request-id"], None)]
+
+
+async def test_mixed_ingest_leaves_rollups_equal_to_a_full_recompute(client, owner):
+    """Fresh, updated and unchanged rows over several days and two deployments: the deltas the rollup
+    triggers add equal what internals.refresh_conversation_daily recomputes from every conversation."""
+    t = await tenant(owner)
+    factory = Factory(owner)
+    other_key = f"bot-{uuid.uuid4().hex[:6]}"
+    other = await factory.deployment(t.org_id, key=other_key, channels=("CHAT", "EMAIL"))
+    returns = await factory.topic(t.org_id, key="returns")
+    # covered from 2026-02-03 on CHAT only (before it, and on EMAIL, nothing is addressable); the other
+    # deployment through two workflows whose periods overlap
+    await factory.workflow(t.org_id, t.deployment_id, returns, start=datetime(2026, 2, 3, tzinfo=UTC))
+    await factory.workflow(t.org_id, other, returns, channels=("CHAT", "EMAIL"))
+    await factory.workflow(t.org_id, other, returns, channels=("CHAT",), start=datetime(2026, 2, 2, tzinfo=UTC))
+
+    def mixed(i: int, version: int) -> dict:
+        started = datetime(2026, 2, 1, tzinfo=UTC) + timedelta(hours=5 * i + (30 if version and i % 9 == 4 else 0))
+        outcome = ("AI_RESOLVED", "ESCALATED", "ABANDONED", "OPEN")[(i + (version and i % 5 == 1)) % 4]
+        resolved = started + timedelta(minutes=9) if outcome in ("AI_RESOLVED", "ESCALATED") else None
+        reopened = resolved + timedelta(hours=3 + 30 * (i % 2)) if resolved and i % 3 == version else None
+        return row(f"x-{i:04d}", (t.deployment_key, other_key)[(i + (version and i % 7 == 3)) % 2],
+                   topic=("returns", "order-status")[(i // 2 + (version and i % 11 == 6)) % 2],
+                   channel=("CHAT", "EMAIL")[i % 3 == 0], startedAt=started.isoformat(), aiEngaged=i % 4 != 0,
+                   outcome=outcome, resolvedAt=resolved and resolved.isoformat(),
+                   reopenedAt=reopened and reopened.isoformat())
+
+    first = await post(client, t, ndjson([mixed(i, 0) for i in range(300)]))
+    # the same 300 with about half changed (outcome, day, deployment, topic, reopen), and 100 fresh
+    second = await post(client, t, ndjson([mixed(i, 1) for i in range(400)]))
+
+    async def rollups() -> list[list]:
+        daily = await owner.fetch("select * from steward.conversation_daily where org_id = $1"
+                                  " order by deployment_id, day", t.org_id)
+        per_topic = await owner.fetch("select * from steward.conversation_topic_daily where org_id = $1"
+                                      " order by deployment_id, day, topic_id", t.org_id)
+        return [[tuple(r) for r in daily], [tuple(r) for r in per_topic]]
+
+    maintained = await rollups()
+    async with owner.transaction():
+        await owner.execute("select internals.refresh_conversation_daily(array(select id from steward.deployments"
+                            " where org_id = $1))", t.org_id)
+        recomputed = await rollups()
+
+    assert first.json()["inserted"] == 300
+    summary = second.json()
+    assert (summary["inserted"], summary["updated"] > 100, summary["unchanged"] > 100) == (100, True, True)
+    assert summary["updated"] + summary["unchanged"] == 300
+    assert len(maintained[0]) > 20 and len(maintained[1]) > 40
+    assert maintained == recomputed
+    assert await factory.rollup_mismatches() == []
