@@ -23,6 +23,10 @@ from service.sql_files import load
 log = logging.getLogger("steward.partitions")
 
 LEADER_KEY = 0x5E7A4F  # migrate 0x5E7A4D, the health evaluator 0x5E7A4E
+# Creating or dropping a partition locks steward.conversations and the tables its keys reference;
+# queued behind a long transaction, that lock request would hold up every read after it. A pass
+# that cannot get its locks in this time gives up (LockNotAvailable, logged) and runs next interval.
+LOCK_TIMEOUT = "2s"
 SQL = load("service.db", "partitions.sql")
 
 
@@ -34,6 +38,7 @@ async def maintain(conn: asyncpg.Connection, months_ahead: int, retention_months
     async with conn.transaction():
         if not await conn.fetchval(SQL["try_lead"], LEADER_KEY):
             return None
+        await conn.execute(SQL["lock_timeout"], LOCK_TIMEOUT)
         created = [r["name"] for r in await conn.fetch(SQL["ensure"], months_ahead)]
         dropped = [r["name"] for r in await conn.fetch(SQL["drop_old"], retention_months)] if retention_months else []
     return created, dropped

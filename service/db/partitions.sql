@@ -5,6 +5,10 @@
 -- One maintainer per database at a time, for this transaction: $1 is partitions.LEADER_KEY.
 select pg_try_advisory_xact_lock($1);
 
+-- name: lock_timeout
+-- Wait at most $1 for a table lock: DDL queued behind a long reader makes every later reader wait too.
+select set_config('lock_timeout', $1, true);
+
 -- name: ensure
 -- Create the partitions of the next $1 months (and of the months DEFAULT holds rows of).
 select internals.ensure_conversation_partitions($1) as name;

@@ -69,8 +69,19 @@ REVIEWS = """{ deployments(first: 2) { edges { node { reviews(first: 2) {
 
 
 @pytest.fixture(scope="module")
-async def world(module_db_url):
-    return await build_world(module_db_url, deployments=30)
+async def world(module_db_url, api, plain):
+    """The world, with the database's clock stopped once it is built: both apps answer at the same instant
+    (a value "until now", ownershipGapDays, moves by 0.01 every 14.4 minutes, between two requests too)."""
+    built = await build_world(module_db_url, deployments=30)
+    conn = await connect(module_db_url)
+    try:
+        name = await conn.fetchval("select current_database()")
+        await conn.execute(f"alter database \"{name}\" set steward.now = '{await conn.fetchval('select now()')}'")
+    finally:
+        await conn.close()
+    for app in (api.app, plain.app):
+        await app.state.pool.expire_connections()  # new sessions read the database's settings
+    return built
 
 
 @pytest.fixture(scope="module")

@@ -44,7 +44,7 @@ async def assert_pool_recovered(api, token) -> None:
 
 
 async def test_statement_timeout_is_a_timeout_error(apps, token, world_url):
-    api = await apps(Settings(statement_timeout_ms=300, pool_min=1, pool_max=2))
+    api = await apps(Settings(statement_timeout_ms=300, pool_min=1, pool_max=2, partition_interval_s=0))
     async with deployments_locked(world_url):
         started = time.monotonic()
         response = await api.post(QUERY, token=token)
@@ -60,7 +60,8 @@ async def test_statement_timeout_is_a_timeout_error(apps, token, world_url):
 
 
 async def test_request_timeout_cancels_the_request(apps, token, world_url):
-    api = await apps(Settings(statement_timeout_ms=60_000, request_timeout_s=0.5, pool_min=1, pool_max=2))
+    api = await apps(Settings(statement_timeout_ms=60_000, request_timeout_s=0.5, pool_min=1, pool_max=2,
+                                partition_interval_s=0))
     async with deployments_locked(world_url):
         started = time.monotonic()
         response = await api.post(QUERY, token=token)

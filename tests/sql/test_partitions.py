@@ -3,13 +3,16 @@ partitions ahead, rows outside any month, retention that keeps the rollups (migr
 sql/views/011 and 012, service/db/partitions.py)."""
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 import pytest
 
 from service import ingest
+from service.config import Settings
 from service.db import migrate as migrator
 from service.db import partitions
 from service.db.pool import connect
@@ -92,6 +95,29 @@ async def test_the_periodic_pass_creates_months_as_time_moves_on(fresh_db_url):
             await holder.close()
     finally:
         await conn.close()
+
+
+async def test_a_pass_behind_an_open_write_gives_up_instead_of_queueing(fresh_db_url, caplog):
+    """A pass waits at most partitions.LOCK_TIMEOUT for its locks, then leaves the work to the next interval:
+    waiting longer would queue every later reader of the tables behind its lock request."""
+    url = fresh_db_url
+    conn = await connect(url)
+    await conn.execute("alter database " + url.rsplit("/", 1)[1] + " set steward.now = '2031-05-17T00:00:00Z'")
+    await conn.close()
+    writer = await connect(url)  # an open write transaction on a table the new partition's keys reference
+    try:
+        tx = writer.transaction()
+        await tx.start()
+        await writer.execute("lock table steward.deployments in row exclusive mode")
+        started = time.monotonic()
+        assert await asyncio.wait_for(partitions.tick(Settings(partition_months_ahead=2), url), 15) is None
+        assert 1.5 <= time.monotonic() - started < 10
+        assert any("LockNotAvailable" in r.getMessage() for r in caplog.records if r.name == "steward.partitions")
+        await tx.rollback()
+    finally:
+        await writer.close()
+    assert await partitions.tick(Settings(partition_months_ahead=2), url) == (
+        ["conversations_2031_05", "conversations_2031_06", "conversations_2031_07"], [])
 
 
 async def test_the_service_role_reaches_partitions_only_through_their_parent(conn):
@@ -282,7 +308,9 @@ async def test_migration_0015_converts_existing_rows_and_keeps_the_rollups_as_th
 
         report = await migrator.migrate(conn)
 
-        assert report.applied == ["0015_partitioned_conversations"]
+        # 0015 and the migrations after it (they must keep the rows and the rollups as they are too)
+        assert report.applied == [f"{m.version}_{m.name}" for m in migrator.migrations() if m.version >= "0015"]
+        assert report.applied[0] == "0015_partitioned_conversations"
         assert [tuple(r) for r in await conn.fetch("select * from steward.conversations order by id")] == rows
         kind = await conn.fetchval("select relkind::text from pg_class where oid = 'steward.conversations'::regclass")
         assert kind == "p"
