@@ -13,7 +13,7 @@
 # Settings (environment): BENCH_URL (a superuser connection to the server; default the local
 # server as root), BENCH_DB (steward_bench), BENCH_CONVERSATIONS (10000000), BENCH_CLIENTS (8),
 # BENCH_DURATION (20 s per op and target), BENCH_WARMUP (3 s), BENCH_TARGETS
-# (steward,floor,postgraphile). Logs and raw JSON go to bench/.data/ (ignored by git).
+# (steward,floor,compiled,postgraphile). Logs and raw JSON go to bench/.data/ (ignored by git).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,7 +23,7 @@ CONVERSATIONS=${BENCH_CONVERSATIONS:-10000000}
 CLIENTS=${BENCH_CLIENTS:-8}
 DURATION=${BENCH_DURATION:-20}
 WARMUP=${BENCH_WARMUP:-3}
-TARGETS=${BENCH_TARGETS:-steward,floor,postgraphile}
+TARGETS=${BENCH_TARGETS:-steward,floor,compiled,postgraphile}
 PY=.venv/bin/python
 COMMAND="bench/run.sh (BENCH_DB=$DB BENCH_CONVERSATIONS=$CONVERSATIONS BENCH_CLIENTS=$CLIENTS BENCH_DURATION=$DURATION BENCH_WARMUP=$WARMUP BENCH_TARGETS=$TARGETS)"
 mkdir -p bench/.data
