@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,11 @@ def test_sql_finder_sees_statements_and_not_prose():
     for prose in ("Create a token (as the database owner)", "drop \"Did you mean\" hints", "update the owner",
                   "the deployment, as updated", "create an organization"):
         assert not SQL.match(prose), prose
+
+
+def test_every_package_ships_in_the_wheel():
+    """pyproject lists its packages by hand (service.sql is mapped from sql/): a new one must be listed."""
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(init.parent.relative_to(ROOT).parts)
+             for top in ("service", "schema") for init in (ROOT / top).rglob("__init__.py")}
+    assert found - listed == set()
