@@ -549,8 +549,10 @@ async def table_sizes(conn: asyncpg.Connection) -> list[tuple[str, int, int]]:
     out = []
     for t in TABLES:
         n = await conn.fetchval(f"select count(*) from steward.{t}")
-        # a partitioned table holds nothing itself: sum its partitions (a plain table is its own tree)
-        size = await conn.fetchval("select sum(pg_total_relation_size(relid)) from pg_partition_tree($1::regclass)",
+        # a partitioned table holds nothing itself: sum its partitions (PostgreSQL 15 gives a plain
+        # table no tree at all)
+        size = await conn.fetchval("select coalesce((select sum(pg_total_relation_size(relid))"
+                                   " from pg_partition_tree($1::regclass)), pg_total_relation_size($1::regclass))",
                                    f"steward.{t}")
         out.append((t, n, size))
     return out

@@ -218,6 +218,8 @@ as $$
 declare
     deps bigint[];
     orgs bigint[];
+    nestloop text := current_setting('enable_nestloop');
+    mergejoin text := current_setting('enable_mergejoin');
 begin
     if coalesce(cardinality(p_deployment_ids), 0) = 0 then
         return;
@@ -239,7 +241,13 @@ begin
     where td.org_id = any (orgs) and td.deployment_id = k.deployment_id and td.day >= k.lo and td.day < k.hi;
 
     -- the emptied ranges filled again: one index range scan per key (`offset 0`
-    -- keeps the subquery from being flattened into a join over all of an org's conversations)
+    -- keeps the subquery from being flattened into a join over all of an org's conversations).
+    -- The planner cannot size what the keys yield (it guesses a few rows per deployment, a
+    -- whole history is thousands): it would then merge the coverage join on org_id alone and
+    -- check each new rollup row against the table with a sequential scan, which re-reads the
+    -- rows this very statement inserts (quadratic: a refresh of 1 M conversations did not end
+    -- in minutes). Hash joins are right at any size here; the lateral scans stay nested loops.
+    perform set_config('enable_nestloop', 'off', true), set_config('enable_mergejoin', 'off', true);
     execute internals.rollup_delta_sql($q$
         select 1 as sign, c.*
         from internals.rollup_keys($1, $2) k
@@ -253,6 +261,7 @@ begin
         ) c
         where k.deployment_id = any ($4)
     $q$) using p_deployment_ids, p_days, orgs, deps;
+    perform set_config('enable_nestloop', nestloop, true), set_config('enable_mergejoin', mergejoin, true);
 end $$;
 
 -- A statement on steward.conversations adds its rows' delta to the rollups, read
