@@ -20,12 +20,17 @@ select * from steward.workflows where org_id = $2 and deployment_id = any($1::bi
  order by deployment_id, name, id;
 
 -- name: workflow_updates
--- Newest first. Filters $1 kind, $2-$3 window, $4 deployment, $5 author; keyset $6-$11.
+-- Newest first. Filters $1 kind, $2-$3 window, $4 deployment, $5 author; keyset $6-$11. The deployment and
+-- author filters are ranges (one value, or every bigint when null: greatest and least skip nulls), not
+-- `$4 is null or t.deployment_id = $4`: a compiled nested list passes its parent's id column as $4, an
+-- `is null` the planner cannot drop, so each parent read its whole organization's updates. A range is an
+-- index condition either way (not with coalesce: row-level security keeps it out of index conditions).
 select t.*
   from steward.workflow_updates t
  where t.org_id = $12 and ($1::text is null or t.kind = $1)
    and ($2::date is null or (t.occurred_at >= internals.utc($2::date) and t.occurred_at < internals.utc($3::date)))
-   and ($4::bigint is null or t.deployment_id = $4) and ($5::bigint is null or t.author_id = $5)
+   and t.deployment_id between greatest($4::bigint, '-9223372036854775808') and least($4::bigint, '9223372036854775807')
+   and t.author_id between greatest($5::bigint, '-9223372036854775808') and least($5::bigint, '9223372036854775807')
    and ($6::text is null or (t.occurred_at, t.id) > ($6::text::timestamptz, $7::bigint))
    and ($8::text is null or (t.occurred_at, t.id) < ($8::text::timestamptz, $9::bigint))
  order by case when $10 then t.occurred_at end desc, case when $10 then t.id end desc, t.occurred_at, t.id
@@ -36,7 +41,8 @@ select count(*)
   from steward.workflow_updates t
  where t.org_id = $6 and ($1::text is null or t.kind = $1)
    and ($2::date is null or (t.occurred_at >= internals.utc($2::date) and t.occurred_at < internals.utc($3::date)))
-   and ($4::bigint is null or t.deployment_id = $4) and ($5::bigint is null or t.author_id = $5);
+   and t.deployment_id between greatest($4::bigint, '-9223372036854775808') and least($4::bigint, '9223372036854775807')
+   and t.author_id between greatest($5::bigint, '-9223372036854775808') and least($5::bigint, '9223372036854775807');
 
 -- name: first_workflow_updates_by_deployment
 -- The first page ($5 rows) of each deployment's ($1) updates, newest first; filters $2 kind, $3-$4 window.
