@@ -10,7 +10,7 @@ from bench.load import STEWARD
 from schema.relay import to_global_id
 from service.auth import authenticate
 from service.config import Settings
-from service.db.pool import connect
+from service.db.pool import connect, scope_transaction
 from service.http import compiled
 from service.http.operation import Operation, selected_operation
 
@@ -177,6 +177,38 @@ async def test_a_compiled_request_runs_one_statement(api, module_db_url, world, 
         reads = [s for s in statements if s.strip().upper() not in ("BEGIN READ ONLY;", "COMMIT;")
                  and "set_config" not in s and "typeinfo_tree" not in s]
         assert len(reads) == 1, statements
+
+
+async def compiled_plan(db_url: str, token: str, app, query: str, variables: dict) -> str:
+    """EXPLAIN of the operation's compiled statement, run as the service runs it (role, organization)."""
+    logged: list = []
+    conn = await connect(db_url)
+    try:
+        principal = await authenticate(conn, token)
+        conn.add_query_logger(logged.append)
+        document = parse(query)
+        operation = Operation(query, variables, None, document, selected_operation(document, None))
+        assert operation.selected is not None
+        assert await compiled.answer(app.state, conn, operation, operation.selected, principal) is not None
+        read = next(r for r in logged if r.query.lstrip().startswith("select ("))
+        await conn.execute("analyze steward.workflow_updates")  # as autovacuum would: estimates, not defaults
+        async with conn.transaction(readonly=True):
+            await scope_transaction(conn, principal.org_id, 10_000)
+            # index scans wherever one is possible: the test is which conditions can use an index at all
+            await conn.execute("set local enable_seqscan = off; set local enable_bitmapscan = off")
+            return "\n".join(r[0] for r in await conn.fetch("explain " + read.query, *read.args))
+    finally:
+        await conn.close()
+
+
+async def test_a_nested_list_reads_its_parent_rows_through_the_index(api, module_db_url, world, token):
+    # A deployment's updates: with its id as $4 in `$4 is null or t.deployment_id = $4`, the planner kept
+    # the is-null branch and read the whole organization's updates for each deployment.
+    first = to_global_id("Deployment", world["deployments"][0])
+    plan = await compiled_plan(module_db_url, token, api.app, STEWARD["detail"], {"id": first})
+    lines = plan.splitlines()
+    conditions = [lines[i + 1] for i, line in enumerate(lines) if "on workflow_updates" in line]
+    assert conditions and all("Index Cond" in c and "deployment_id" in c for c in conditions), plan
 
 
 async def test_compiled_reads_stay_inside_the_organization(api, module_db_url, world):
