@@ -100,7 +100,14 @@ class Walk:
         return fill(SQL["batched"], [parent], batch=name, key=key)
 
     def param(self, value: Any, cast: str | None = None) -> str:
-        """A statement parameter (never interpolated); `cast` names its SQL type where PostgreSQL cannot infer it."""
+        """A statement parameter (never interpolated); `cast` names its SQL type where PostgreSQL cannot infer it.
+
+        A null with its type is written as a literal: the plan PostgreSQL caches for a prepared statement
+        (a generic plan, after five runs) then still drops the `$n is null or …` branches it makes, and
+        estimates a filter left open (`between greatest(null, …) and least(null, …)`) as open, not as
+        selective (which sent a deployment's updates through the author index: the whole organization's)."""
+        if value is None and cast is not None:
+            return f"null::{cast}"
         self.params.append(value)
         return f"${len(self.params)}::{cast}" if cast else f"${len(self.params)}"
 
