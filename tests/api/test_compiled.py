@@ -152,8 +152,8 @@ async def compiled_statements(db_url: str, token: str, app, query: str, variable
     conn = await connect(db_url)
     try:
         principal = await authenticate(conn, token)
-        statements: list[str] = []
-        conn.add_query_logger(lambda record: statements.append(record.query))
+        statements: list = []  # asyncpg's logged queries: .query, .args
+        conn.add_query_logger(statements.append)
         document = parse(query)
         operation = Operation(query, variables, None, document, selected_operation(document, None))
         assert operation.selected is not None
@@ -174,23 +174,19 @@ async def test_a_compiled_request_runs_one_statement(api, module_db_url, world, 
     for name, variables in (("dashboard", {}), ("detail", {"id": first}), ("bi", {}), ("summary", {})):
         body, statements = await compiled_statements(module_db_url, token, api.app, STEWARD[name], variables)
         assert body is not None and json.loads(body)["data"]
-        reads = [s for s in statements if s.strip().upper() not in ("BEGIN READ ONLY;", "COMMIT;")
-                 and "set_config" not in s and "typeinfo_tree" not in s]
+        reads = [s.query for s in statements if s.query.strip().upper() not in ("BEGIN READ ONLY;", "COMMIT;")
+                 and "set_config" not in s.query and "typeinfo_tree" not in s.query]
         assert len(reads) == 1, statements
 
 
 async def compiled_plan(db_url: str, token: str, app, query: str, variables: dict) -> str:
     """EXPLAIN of the operation's compiled statement, run as the service runs it (role, organization)."""
-    logged: list = []
+    body, statements = await compiled_statements(db_url, token, app, query, variables)
+    assert body is not None
+    read = next(s for s in statements if s.query.lstrip().startswith("select ("))
     conn = await connect(db_url)
     try:
         principal = await authenticate(conn, token)
-        conn.add_query_logger(logged.append)
-        document = parse(query)
-        operation = Operation(query, variables, None, document, selected_operation(document, None))
-        assert operation.selected is not None
-        assert await compiled.answer(app.state, conn, operation, operation.selected, principal) is not None
-        read = next(r for r in logged if r.query.lstrip().startswith("select ("))
         await conn.execute("analyze steward.workflow_updates")  # as autovacuum would: estimates, not defaults
         async with conn.transaction(readonly=True):
             await scope_transaction(conn, principal.org_id, 10_000)
